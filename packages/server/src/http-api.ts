@@ -1,0 +1,87 @@
+/**
+ * The HTTP side of a server: `GET /api/peers` (liveness of every peer, ended ones for
+ * 60 s), `GET /api/events` (recent state changes) and `GET /metrics` (Prometheus).
+ * Optional bearer-token guard; a wrong or missing token gets 401 and no data.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import { createMetrics } from './metrics.js';
+import type { VigilServer } from './vigil-server.js';
+
+export interface HttpApiOptions {
+  /** When set, every request needs `Authorization: Bearer <token>`. */
+  readonly token?: string;
+}
+
+/** A request handler; resolves true if it answered the request, false to let the caller route it. */
+export type HttpApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+export function authorized(req: IncomingMessage, token: string | undefined): boolean {
+  if (token === undefined) return true;
+  const header = req.headers.authorization ?? '';
+  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+export function createHttpApi(server: VigilServer<unknown, unknown>, options: HttpApiOptions = {}, registry: Registry = createMetrics(server)): HttpApiHandler {
+  return async (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path !== '/api/peers' && path !== '/api/events' && path !== '/metrics') return false;
+    if (!authorized(req, options.token)) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' }).end('unauthorized\n');
+      return true;
+    }
+    if (req.method !== 'GET') {
+      res.writeHead(405, { allow: 'GET', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return true;
+    }
+    if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+      return true;
+    }
+    const body = path === '/api/peers' ? server.snapshot() : server.recentEvents();
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+    return true;
+  };
+}
+
+export interface HttpApiServer {
+  readonly port: number;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+/** Serves the HTTP API on its own port (default host 127.0.0.1). */
+export async function serveHttpApi(
+  vigil: VigilServer<unknown, unknown>,
+  options: HttpApiOptions & { port: number; host?: string; fallback?: HttpApiHandler },
+): Promise<HttpApiServer> {
+  const api = createHttpApi(vigil, options);
+  const fallback = options.fallback;
+  const server = createServer((req, res) => {
+    void (async () => {
+      if (await api(req, res)) return;
+      if (fallback && (await fallback(req, res))) return;
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    })().catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`internal error: ${String(error)}\n`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

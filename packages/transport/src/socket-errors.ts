@@ -1,0 +1,21 @@
+/**
+ * Maps a socket error to the liveness cause it means. The kernel reports its own
+ * verdicts as errors: ETIMEDOUT after keepalive probes or TCP_USER_TIMEOUT ran out,
+ * ECONNRESET/EPIPE after an RST (a rebooted peer, or one that closed with unread data).
+ */
+import type { Cause } from '@vigil/core';
+
+export function causeOfSocketError(error: (Error & { code?: string }) | undefined, userTimeoutSet = false): Cause {
+  switch (error?.code) {
+    case undefined:
+      return 'closed-by-peer';
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'ECONNABORTED':
+      return 'reset';
+    case 'ETIMEDOUT':
+      return userTimeoutSet ? 'kernel-user-timeout' : 'kernel-keepalive';
+    default:
+      return 'transport-error';
+  }
+}

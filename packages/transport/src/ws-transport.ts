@@ -1,0 +1,84 @@
+/**
+ * The WebSocket transport over `ws`: one binary message per payload. A text message
+ * or an oversize message errors the frame stream with a typed ProtocolError; `close`
+ * sends the Vigil close code in the close frame and terminates after a linger.
+ */
+import { CloseCode, ErrorCode, ProtocolError } from '@vigil/protocol';
+import type { Cause, Transport, TransportEnd } from '@vigil/core';
+import { Subject, type Observable } from 'rxjs';
+import WebSocket from 'ws';
+import { causeOfSocketError } from './socket-errors.js';
+
+export interface WsTransportOptions {
+  /** Remote address as `host:port`. */
+  readonly remote: string;
+  /** Ms to wait for the peer's close frame after ours before terminating. Default 2000. */
+  readonly lingerMs?: number;
+}
+
+export class WsTransport implements Transport {
+  readonly kind = 'ws' as const;
+  readonly remote: string;
+  readonly frames: Observable<Uint8Array>;
+  readonly closed: Promise<TransportEnd>;
+  private readonly subject = new Subject<Uint8Array>();
+  private localCause: Cause | null = null;
+  private error: (Error & { code?: string }) | undefined;
+
+  constructor(
+    /** The underlying WebSocket. */
+    readonly ws: WebSocket,
+    private readonly options: WsTransportOptions,
+  ) {
+    this.remote = options.remote;
+    this.frames = this.subject.asObservable();
+    ws.binaryType = 'nodebuffer';
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary) {
+        this.subject.error(new ProtocolError(ErrorCode.UnexpectedMessage, 'text message on a Vigil WebSocket; only binary messages are allowed'));
+        return;
+      }
+      this.subject.next(data);
+    });
+    ws.on('error', (error: Error & { code?: string }) => {
+      this.error ??= error;
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        this.subject.error(new ProtocolError(ErrorCode.FrameTooLarge, error.message, CloseCode.FrameTooLarge, { cause: error }));
+      }
+    });
+    this.closed = new Promise((resolve) => {
+      ws.once('close', () => {
+        this.subject.complete();
+        if (this.localCause !== null) resolve({ cause: this.localCause });
+        else if (this.error?.code?.startsWith('WS_ERR_')) resolve({ cause: 'protocol-error', error: this.error });
+        else resolve({ cause: causeOfSocketError(this.error), ...(this.error ? { error: this.error } : {}) });
+      });
+    });
+  }
+
+  get bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  send(payload: Uint8Array): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(payload, { binary: true });
+    return true;
+  }
+
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    if (this.localCause === null) this.localCause = 'local-close';
+    const ws = this.ws;
+    if (ws.readyState === WebSocket.CLOSED) return;
+    ws.close(code, reason.slice(0, 120));
+    const linger = setTimeout(() => ws.terminate(), this.options.lingerMs ?? 2000);
+    linger.unref();
+    ws.once('close', () => clearTimeout(linger));
+  }
+
+  destroy(cause: Cause = 'local-close', error?: Error): void {
+    if (this.localCause === null) this.localCause = cause;
+    if (error) this.error ??= error;
+    this.ws.terminate();
+  }
+}
