@@ -63,7 +63,7 @@ export interface ClientStatus {
 }
 
 /** Close codes after which retrying cannot help. */
-const FINAL_CODES: ReadonlySet<number> = new Set([CloseCode.Unauthorized, CloseCode.VersionMismatch]);
+const FINAL_CODES: ReadonlySet<number> = new Set([CloseCode.Unauthorized, CloseCode.VersionMismatch, CloseCode.Replaced]);
 
 export class VigilClient<In = unknown, Out = unknown> {
   readonly url: URL;

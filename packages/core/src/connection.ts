@@ -18,7 +18,7 @@ import {
   type StatusMessage,
   type WelcomeMessage,
 } from '@vigil/protocol';
-import type { Subscription } from 'rxjs';
+import { Subscription } from 'rxjs';
 import type { PeerTiming } from './config.js';
 import type { LivenessEngine } from './liveness-engine.js';
 import type { Cause, PeerStatus } from './peer-state.js';
@@ -49,6 +49,11 @@ function causeOf(error: ProtocolError): Cause {
   return 'protocol-error';
 }
 
+/** Close reasons stay short: the peer's decoder caps them, and they may quote peer input. */
+function clip(reason: string): string {
+  return reason.length <= 120 ? reason : `${reason.slice(0, 117)}...`;
+}
+
 export class Connection {
   readonly monitor: PeerMonitor;
   /** The protocol error that killed this connection, if one did. */
@@ -59,7 +64,8 @@ export class Connection {
   private outSeq = 0;
   private inSeq = 0;
   private pingSeq = 0;
-  private readonly frames: Subscription;
+  // Created first: an already-errored `frames` calls back into `kill` during `subscribe`.
+  private readonly frames = new Subscription();
 
   constructor(
     private readonly engine: LivenessEngine,
@@ -78,10 +84,10 @@ export class Connection {
       },
       handshakeTimeoutMs,
     );
-    this.frames = transport.frames.subscribe({
+    this.frames.add(transport.frames.subscribe({
       next: (payload) => this.receive(payload),
       error: (error: unknown) => this.fail(error),
-    });
+    }));
     void transport.closed.then((end) => this.transportEnded(end));
   }
 
@@ -128,6 +134,7 @@ export class Connection {
   /** Orderly close: a `close` message, then the transport's half-close. */
   close(code: number = CloseCode.Normal, reason = '', cause: Cause = 'local-close'): void {
     if (this.ended) return;
+    reason = clip(reason);
     this.sendMessage({ type: MessageType.Close, code, reason });
     this.monitor.end('closed', cause);
     this.frames.unsubscribe();
@@ -138,7 +145,7 @@ export class Connection {
   kill(cause: Cause, code?: number, reason: string = cause): void {
     if (this.ended) return;
     // Best effort: tell a peer that can still hear us why, without waiting for it.
-    if (code !== undefined) this.sendMessage({ type: MessageType.Close, code, reason });
+    if (code !== undefined) this.sendMessage({ type: MessageType.Close, code, reason: clip(reason) });
     this.monitor.end('dead', cause);
     this.frames.unsubscribe();
     this.transport.destroy(cause);
@@ -187,6 +194,8 @@ export class Connection {
         this.handlers.ping?.(m);
         return;
       case MessageType.Pong:
+        // Only pongs to one of our recent pings carry a usable RTT.
+        if (((this.pingSeq - m.seq) >>> 0) >= 64 || m.echoTs > this.engine.now()) return;
         this.engine.stats.pongsReceived++;
         this.monitor.pong(m.echoTs, m.time);
         this.handlers.rtt?.(this.monitor.rtt.last);
@@ -220,7 +229,8 @@ export class Connection {
     this.peerClose = { code, reason };
     this.monitor.end('closed', 'peer-close');
     this.frames.unsubscribe();
-    this.transport.close(code, reason);
+    // Never echo the peer's code: it may be one a WebSocket close frame cannot carry.
+    this.transport.close(CloseCode.Normal, '');
   }
 
   private transportEnded(end: TransportEnd): void {

@@ -4,7 +4,7 @@
  * reusable wheel timer. An inbound frame only writes a timestamp; the timer
  * re-checks lazily when it fires (Netty's IdleStateHandler does the same).
  */
-import { BehaviorSubject, type Observable } from 'rxjs';
+import { BehaviorSubject, of, type Observable } from 'rxjs';
 import type { PeerTiming } from './config.js';
 import type { FailureDetector } from './failure-detector.js';
 import type { LivenessEngine } from './liveness-engine.js';
@@ -68,9 +68,10 @@ export class PeerMonitor {
 
   /** Current and future status; completes when the peer is dead or closed. */
   get status$(): Observable<PeerStatus> {
+    // A completed BehaviorSubject replays nothing: late subscribers still get the final status.
+    if (isTerminal(this.current.state)) return of(this.current);
     if (this.subject === null) {
       this.subject = new BehaviorSubject(this.current);
-      if (isTerminal(this.current.state)) this.subject.complete();
     }
     return this.subject.asObservable();
   }

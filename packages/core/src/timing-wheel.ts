@@ -118,13 +118,14 @@ export class TimingWheel {
     const now = this.scheduler.now();
     // Ticks that passed while idle hold nothing: skip them.
     this.cursor = Math.max(this.cursor, Math.floor(now / this.tickMs));
-    this.expectedAt = now + this.tickMs;
+    // Run on tick boundaries (not `tickMs` after an arbitrary start), so a timer fires at most one tick late.
+    this.expectedAt = (this.cursor + 1) * this.tickMs;
     const wheel = this;
     this.driver = this.scheduler.schedule(function (this: SchedulerAction<unknown>) {
       wheel.advance();
-      if (wheel.count > 0) this.schedule(undefined, wheel.tickMs);
+      if (wheel.count > 0) this.schedule(undefined, Math.max(0, wheel.expectedAt - wheel.scheduler.now()));
       else wheel.driver = null;
-    }, this.tickMs);
+    }, this.expectedAt - now);
   }
 
   private stop(): void {
@@ -136,7 +137,7 @@ export class TimingWheel {
   private advance(): void {
     const now = this.scheduler.now();
     const late = Math.max(0, now - this.expectedAt);
-    this.expectedAt = now + this.tickMs;
+    this.expectedAt = (Math.floor(now / this.tickMs) + 1) * this.tickMs;
     const target = Math.floor(now / this.tickMs);
     const size = this.mask + 1;
     // After a long stall, one pass over every slot finds everything due.

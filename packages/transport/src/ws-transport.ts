@@ -16,6 +16,19 @@ export interface WsTransportOptions {
   readonly lingerMs?: number;
 }
 
+/** A code a WebSocket close frame may carry (RFC 6455 §7.4); anything else becomes 1000. */
+function closeFrameCode(code: number): number {
+  const valid = (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
+  return valid ? code : CloseCode.Normal;
+}
+
+/** Close-frame reasons are limited to 123 bytes of UTF-8. */
+function closeFrameReason(reason: string): string {
+  let out = reason;
+  while (Buffer.byteLength(out) > 123) out = out.slice(0, -1);
+  return out;
+}
+
 export class WsTransport implements Transport {
   readonly kind = 'ws' as const;
   readonly remote: string;
@@ -70,7 +83,7 @@ export class WsTransport implements Transport {
     if (this.localCause === null) this.localCause = 'local-close';
     const ws = this.ws;
     if (ws.readyState === WebSocket.CLOSED) return;
-    ws.close(code, reason.slice(0, 120));
+    ws.close(closeFrameCode(code), closeFrameReason(reason));
     const linger = setTimeout(() => ws.terminate(), this.options.lingerMs ?? 2000);
     linger.unref();
     ws.once('close', () => clearTimeout(linger));
