@@ -2,16 +2,19 @@
  * Opens Node transports for client URLs: `tcp://host:port` over `net`, and
  * `ws://host:port/path` over `ws` offering the `vigil.v1` subprotocol.
  */
-import { connect as connectTcp } from 'node:net';
+import { connect as connectTcp, type Socket } from 'node:net';
 import type { Transport } from '@vigil/core';
 import { ErrorCode, VigilError, WS_SUBPROTOCOL } from '@vigil/protocol';
-import { TcpTransport, WsTransport } from '@vigil/transport';
+import { TcpTransport, WsTransport, type KernelSocketOptions } from '@vigil/transport';
 import WebSocket from 'ws';
 
 export interface TransportDialOptions {
   readonly maxFrameBytes: number;
   readonly connectTimeoutMs: number;
   readonly lingerMs: number;
+  /** Kernel options for the connected socket (Node transports only); the dial fails with SocketOptionError if they cannot be set. */
+  readonly kernel?: KernelSocketOptions;
+  readonly onKernelWarning?: (message: string) => void;
 }
 
 /** Opens a transport to `url`; rejects with the socket error if it cannot connect. */
@@ -47,7 +50,12 @@ function dialTcp(url: URL, options: TransportDialOptions): Promise<Transport> {
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.removeAllListeners('error');
-      resolve(new TcpTransport(socket, { maxFrameBytes: options.maxFrameBytes, lingerMs: options.lingerMs }));
+      try {
+        resolve(new TcpTransport(socket, { maxFrameBytes: options.maxFrameBytes, lingerMs: options.lingerMs, ...kernelOf(options) }));
+      } catch (error) {
+        socket.destroy();
+        reject(error);
+      }
     });
   });
 }
@@ -55,10 +63,24 @@ function dialTcp(url: URL, options: TransportDialOptions): Promise<Transport> {
 function dialWs(url: URL, options: TransportDialOptions): Promise<Transport> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, WS_SUBPROTOCOL, { maxPayload: options.maxFrameBytes, handshakeTimeout: options.connectTimeoutMs });
+    let socket: Socket | undefined;
+    ws.once('upgrade', (response) => {
+      socket = response.socket;
+    });
     ws.once('error', reject);
     ws.once('open', () => {
       ws.off('error', reject);
-      resolve(new WsTransport(ws, { remote: url.host, lingerMs: options.lingerMs }));
+      try {
+        resolve(new WsTransport(ws, { remote: url.host, lingerMs: options.lingerMs, ...(socket && options.kernel ? { socket } : {}), ...kernelOf(options) }));
+      } catch (error) {
+        ws.terminate();
+        reject(error);
+      }
     });
   });
+}
+
+function kernelOf(options: TransportDialOptions): { kernel?: KernelSocketOptions; onKernelWarning?: (message: string) => void } {
+  if (!options.kernel) return {};
+  return { kernel: options.kernel, ...(options.onKernelWarning ? { onKernelWarning: options.onKernelWarning } : {}) };
 }

@@ -10,7 +10,10 @@ import {
   Connection,
   LivenessEngine,
   clientTiming,
+  selectDetector,
   type BackoffOptions,
+  type DetectorChoice,
+  type PhiAccrualOptions,
   type Cause,
   type PeerState,
   type StateChange,
@@ -27,6 +30,7 @@ import {
   type HelloMessage,
   type WelcomeMessage,
 } from '@vigil/protocol';
+import { assertKernelOptionsUsable, type KernelSocketOptions } from '@vigil/transport';
 import { pino, type Logger } from 'pino';
 import { BehaviorSubject, Subject, timer, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { nodeTransportFactory, parseVigilUrl, type TransportFactory } from './node-transports.js';
@@ -51,6 +55,12 @@ export interface VigilClientOptions {
   readonly logger?: Logger;
   /** Opens transports; the default handles `tcp://` and `ws://` in Node. */
   readonly transportFactory?: TransportFactory;
+  /** Failure detector watching the server: `'fixed'` (interval + timeout watchdog), `'phi'` or a factory. Default `'fixed'`. */
+  readonly detector?: DetectorChoice;
+  /** Phi accrual thresholds and window, with `detector: 'phi'`. */
+  readonly phi?: PhiAccrualOptions;
+  /** Kernel options for the connection's socket (keepalive, TCP_USER_TIMEOUT, TCP_NODELAY); see docs/kernel-vs-app.md. Default: none. */
+  readonly kernel?: KernelSocketOptions;
 }
 
 /** The client's view of its session; `connecting` again after a death while it reconnects. */
@@ -93,6 +103,7 @@ export class VigilClient<In = unknown, Out = unknown> {
   private offset = Number.NaN;
   private stopped = false;
   private firstWelcome: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  private ready: Promise<void> | null = null;
 
   constructor(
     url: string,
@@ -107,8 +118,9 @@ export class VigilClient<In = unknown, Out = unknown> {
     }
     this.backoff = options.reconnect === false ? null : new Backoff(options.reconnect ?? {});
     this.factory = options.transportFactory ?? nodeTransportFactory;
+    if (options.kernel) assertKernelOptionsUsable(options.kernel);
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'vigil-client', url });
-    this.engine = new LivenessEngine({ tickMs: 25, ...(options.scheduler ? { scheduler: options.scheduler } : {}) });
+    this.engine = new LivenessEngine({ tickMs: 25, detector: selectDetector(options.detector, options.phi), ...(options.scheduler ? { scheduler: options.scheduler } : {}) });
     this.changes$ = this.engine.changes$;
     this.statusSubject = new BehaviorSubject<ClientStatus>({ state: 'connecting', cause: null, since: this.engine.now(), attempt: 0 });
     this.engine.changes$.subscribe((c) => this.setStatus(c.to, c.cause));
@@ -139,14 +151,19 @@ export class VigilClient<In = unknown, Out = unknown> {
     return this.offset;
   }
 
-  /** Starts connecting; resolves after the first handshake, rejects if refused for good or closed first. */
+  /**
+   * Starts connecting; resolves after the first handshake, rejects if refused for good or closed first.
+   * Later calls return the same promise: the client reconnects on its own once started.
+   */
   connect(): Promise<void> {
     if (this.stopped) return Promise.reject(new VigilError(ErrorCode.Closed, 'client is closed'));
-    const ready = new Promise<void>((resolve, reject) => {
-      this.firstWelcome = { resolve, reject };
-    });
-    if (this.connection === null && this.retry === null) this.attempt();
-    return ready;
+    if (this.ready === null) {
+      this.ready = new Promise<void>((resolve, reject) => {
+        this.firstWelcome = { resolve, reject };
+      });
+      this.attempt();
+    }
+    return this.ready;
   }
 
   /** Sends one application message; false when not connected. */
@@ -178,7 +195,13 @@ export class VigilClient<In = unknown, Out = unknown> {
     if (this.stopped) return;
     this.attempts++;
     this.setStatus('connecting', null);
-    const dial = this.factory(this.url, { maxFrameBytes: this.maxFrameBytes, connectTimeoutMs: this.handshakeTimeoutMs, lingerMs: this.lingerMs });
+    const kernel = this.options.kernel;
+    const dial = this.factory(this.url, {
+      maxFrameBytes: this.maxFrameBytes,
+      connectTimeoutMs: this.handshakeTimeoutMs,
+      lingerMs: this.lingerMs,
+      ...(kernel ? { kernel, onKernelWarning: (message: string) => this.logger.warn(message) } : {}),
+    });
     dial.then(
       (transport) => {
         if (this.stopped) {
@@ -282,7 +305,8 @@ export class VigilClient<In = unknown, Out = unknown> {
 
   private setStatus(state: PeerState, cause: Cause | null): void {
     const s = this.statusSubject.value;
-    if (s.state === state && s.cause === cause) return;
+    // Retries re-announce `connecting` with their attempt number; the first attempt is the initial status.
+    if (s.state === state && s.cause === cause && (s.attempt === this.attempts || this.attempts <= 1)) return;
     if (this.statusSubject.closed) return;
     this.statusSubject.next({ state, cause, since: this.engine.now(), attempt: this.attempts });
   }

@@ -1,6 +1,7 @@
 /**
  * The HTTP side of a server: `GET /api/peers` (liveness of every peer, ended ones for
- * 60 s), `GET /api/events` (recent state changes) and `GET /metrics` (Prometheus).
+ * 60 s), `GET /api/events` (recent state changes), `GET /api/health` (this process's
+ * own health: event-loop lag, stalls) and `GET /metrics` (Prometheus).
  * Optional bearer-token guard; a wrong or missing token gets 401 and no data.
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -29,7 +30,7 @@ export function authorized(req: IncomingMessage, token: string | undefined): boo
 export function createHttpApi(server: VigilServer<unknown, unknown>, options: HttpApiOptions = {}, registry: Registry = createMetrics(server)): HttpApiHandler {
   return async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== '/api/peers' && path !== '/api/events' && path !== '/metrics') return false;
+    if (path !== '/api/peers' && path !== '/api/events' && path !== '/api/health' && path !== '/metrics') return false;
     if (!authorized(req, options.token)) {
       res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' }).end('unauthorized\n');
       return true;
@@ -42,7 +43,7 @@ export function createHttpApi(server: VigilServer<unknown, unknown>, options: Ht
       res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
       return true;
     }
-    const body = path === '/api/peers' ? server.snapshot() : server.recentEvents();
+    const body = path === '/api/peers' ? server.snapshot() : path === '/api/health' ? server.health() : server.recentEvents();
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
     return true;
   };
@@ -73,7 +74,10 @@ export async function serveHttpApi(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   return {
     port: (server.address() as AddressInfo).port,

@@ -87,6 +87,11 @@ export class Peer<Out = unknown> {
     return this.connection.monitor.rtt.srtt;
   }
 
+  /** Ms since the last inbound frame from this peer (any frame, heartbeat or data). */
+  get silenceMs(): number {
+    return this.connection.monitor.silence();
+  }
+
   /** Estimated client clock minus server clock, ms (NaN before the first pong). */
   get clockOffsetMs(): number {
     return this.connection.monitor.rtt.offset;

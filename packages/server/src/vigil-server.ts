@@ -12,11 +12,15 @@ import {
   LivenessEngine,
   negotiateTiming,
   resolveHeartbeatConfig,
-  type DetectorFactory,
+  selectDetector,
+  type DetectorChoice,
+  type PhiAccrualOptions,
+  type StallGuardOptions,
   type HeartbeatConfig,
   type HeartbeatOptions,
   type StateChange,
   type Transport,
+  type WheelTimer,
 } from '@vigil/core';
 import {
   CloseCode,
@@ -32,10 +36,11 @@ import {
   type HelloMessage,
   type WelcomeMessage,
 } from '@vigil/protocol';
-import { TcpTransport, WsTransport } from '@vigil/transport';
+import { TcpTransport, WsTransport, assertKernelOptionsUsable, type KernelSocketOptions } from '@vigil/transport';
 import { pino, type Logger } from 'pino';
 import { Subject, type Observable, type SchedulerLike } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { LocalHealth, type LocalHealthOptions, type LocalHealthSnapshot } from './local-health.js';
 import { Peer, type PeerInfo } from './peer.js';
 
 export interface ListenOptions {
@@ -68,12 +73,27 @@ export interface VigilServerOptions {
   readonly retainEndedMs?: number;
   /** Ms to wait for a client to close its side after an orderly close. Default 2000. */
   readonly lingerMs?: number;
-  /** Failure detector per peer. Default: fixed timeout. */
-  readonly detector?: DetectorFactory;
+  /** Failure detector per peer: `'fixed'` (suspect/timeout), `'phi'` (phi accrual) or a factory. Default `'fixed'`. */
+  readonly detector?: DetectorChoice;
+  /** Phi accrual thresholds and window, with `detector: 'phi'`. Defaults: `PHI_DEFAULTS` (docs/detectors.md). */
+  readonly phi?: PhiAccrualOptions;
+  /**
+   * Own-stall awareness (every detector): silence our own stalls explain is not held
+   * against peers, and peers are re-probed after a stall. False judges raw silence. Default: on.
+   */
+  readonly stallGuard?: StallGuardOptions | false;
+  /** The process probe feeding the stall guard and `health()`; false turns it off. Default: on unless a `scheduler` is given. */
+  readonly localHealth?: LocalHealthOptions | false;
   /** Scheduler for every timer and the clock. Default: async scheduler, monotonic clock. */
   readonly scheduler?: SchedulerLike;
   /** Logger; the server only makes child loggers. Default: silent. */
   readonly logger?: Logger;
+  /**
+   * Kernel options for every accepted socket (TCP, and the socket under each WebSocket):
+   * keepalive idle/interval/count, TCP_USER_TIMEOUT, TCP_NODELAY, set and verified after
+   * accept. See docs/kernel-vs-app.md. Default: none.
+   */
+  readonly kernel?: KernelSocketOptions;
 }
 
 /** Ports actually bound (after port 0 was resolved). */
@@ -99,6 +119,7 @@ export class VigilServer<In = unknown, Out = unknown> {
   readonly config: HeartbeatConfig;
   readonly engine: LivenessEngine;
   readonly logger: Logger;
+  private readonly rootLogger: Logger;
   /** Every peer's state changes. */
   readonly changes$: Observable<StateChange>;
   private readonly live = new Map<string, Peer<Out>>();
@@ -123,6 +144,7 @@ export class VigilServer<In = unknown, Out = unknown> {
   private open = 0;
   private nextAnonymous = 1;
   private closing: Promise<void> | null = null;
+  private readonly localHealth: LocalHealth;
   /** Counters for metrics; monotonically increasing. */
   readonly counters = { accepted: 0, refused: 0, ended: new Map<string, number>() };
 
@@ -140,11 +162,20 @@ export class VigilServer<In = unknown, Out = unknown> {
     this.retainEndedMs = options.retainEndedMs ?? 60_000;
     this.lingerMs = options.lingerMs ?? 2000;
     if (!options.tcp && !options.ws) throw new ConfigError('tcp', 'at least one of tcp or ws must be configured');
-    this.logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'vigil-server' });
+    if (options.kernel) assertKernelOptionsUsable(options.kernel);
+    this.rootLogger = options.logger ?? pino({ level: 'silent' });
+    this.logger = this.rootLogger.child({ component: 'vigil-server' });
     this.engine = new LivenessEngine({
       tickMs: this.config.tickMs,
       ...(options.scheduler ? { scheduler: options.scheduler } : {}),
-      ...(options.detector ? { detector: options.detector } : {}),
+      detector: selectDetector(options.detector, options.phi),
+      ...(options.stallGuard !== undefined ? { stallGuard: options.stallGuard } : {}),
+    });
+    this.localHealth = new LocalHealth(this.engine.stalls, () => this.engine.now(), this.engine.stats, options.localHealth || {});
+    this.engine.stalls?.onStall((stall) => {
+      const ms = Math.round(stall.to - stall.from);
+      // A stall long enough to have made peers suspect is worth an operator's attention.
+      this.logger[ms >= this.config.suspectAfterMs ? 'warn' : 'debug']({ stallMs: ms, source: stall.source }, 'this process stalled; peers not blamed for it');
     });
     this.changes$ = this.engine.changes$;
     this.engine.changes$.subscribe((change) => this.record(change));
@@ -170,8 +201,14 @@ export class VigilServer<In = unknown, Out = unknown> {
     return this.open;
   }
 
+  /** This process's own health: event-loop lag, stalls seen, peers re-probed after one. */
+  health(): LocalHealthSnapshot {
+    return this.localHealth.snapshot();
+  }
+
   /** Starts listening; resolves with the ports bound. */
   async listen(): Promise<ServerAddresses> {
+    if (this.options.localHealth !== false && this.options.scheduler === undefined) this.localHealth.start();
     const out: { tcp?: number; ws?: number } = {};
     const { tcp, ws } = this.options;
     if (tcp) {
@@ -198,6 +235,16 @@ export class VigilServer<In = unknown, Out = unknown> {
         const http = createHttpServer((_req, res) => {
           res.writeHead(426, { 'content-type': 'text/plain' }).end('Vigil WebSocket endpoint: upgrade required\n');
         });
+        // The hello deadline starts at the upgrade; bound the HTTP phase before it by the same
+        // handshakeTimeoutMs, or an idle socket here lives until Node's 60 s headersTimeout.
+        const deadlines = new WeakMap<Duplex, WheelTimer>();
+        http.on('connection', (socket: Socket) => {
+          const deadline = this.engine.wheel.timer(() => socket.destroy());
+          deadline.schedule(this.engine.now() + this.config.handshakeTimeoutMs);
+          deadlines.set(socket, deadline);
+          socket.once('close', () => deadline.cancel());
+        });
+        http.on('upgrade', (_req: IncomingMessage, socket: Duplex) => deadlines.get(socket)?.cancel());
         http.on('upgrade', listener);
         this.ownHttp = http;
         out.ws = await listenOn(http, ws.port, ws.host ?? this.host);
@@ -239,6 +286,7 @@ export class VigilServer<In = unknown, Out = unknown> {
   }
 
   private async shutdown(): Promise<void> {
+    this.localHealth.stop();
     const stopped: Promise<void>[] = [];
     if (this.tcpServer) stopped.push(closeServer(this.tcpServer));
     if (this.ownHttp) stopped.push(closeServer(this.ownHttp));
@@ -261,12 +309,38 @@ export class VigilServer<In = unknown, Out = unknown> {
   }
 
   private acceptTcp(socket: Socket): void {
-    this.accept(new TcpTransport(socket, { maxFrameBytes: this.maxFrameBytes, lingerMs: this.lingerMs }));
+    let transport: TcpTransport;
+    try {
+      transport = new TcpTransport(socket, { maxFrameBytes: this.maxFrameBytes, lingerMs: this.lingerMs, ...this.kernelOptions() });
+    } catch (error) {
+      this.kernelFailed(error, socket.remoteAddress, () => socket.destroy());
+      return;
+    }
+    this.accept(transport);
   }
 
   private acceptWs(ws: WebSocket, req: IncomingMessage): void {
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
-    this.accept(new WsTransport(ws, { remote, lingerMs: this.lingerMs }));
+    let transport: WsTransport;
+    try {
+      transport = new WsTransport(ws, { remote, lingerMs: this.lingerMs, ...(this.options.kernel ? { socket: req.socket } : {}), ...this.kernelOptions() });
+    } catch (error) {
+      this.kernelFailed(error, remote, () => ws.terminate());
+      return;
+    }
+    this.accept(transport);
+  }
+
+  private kernelOptions(): { kernel?: KernelSocketOptions; onKernelWarning?: (message: string) => void } {
+    const kernel = this.options.kernel;
+    return kernel ? { kernel, onKernelWarning: (message) => this.logger.warn({ option: message.split(':')[0] }, message) } : {};
+  }
+
+  /** A socket whose kernel options could not be set (bestEffort off): refused, not served half-configured. */
+  private kernelFailed(error: unknown, remote: string | undefined, destroy: () => void): void {
+    this.counters.refused++;
+    this.logger.error({ remote, err: error instanceof Error ? error.message : String(error) }, 'kernel socket options failed; connection refused');
+    destroy();
   }
 
   private accept(transport: Transport): void {
@@ -319,7 +393,7 @@ export class VigilServer<In = unknown, Out = unknown> {
     if (this.sessionsById.size > RETAIN_LIMIT * 2) this.sessionsById.delete(this.sessionsById.keys().next().value!);
     const timing = negotiateTiming(this.config, m.options.interval);
     const sessionId = randomUUID();
-    const peer = new Peer<Out>(id, sessionId, connection, this.engine.now(), reconnects, this.logger);
+    const peer = new Peer<Out>(id, sessionId, connection, this.engine.now(), reconnects, this.rootLogger);
     connection.monitor.id = id;
     this.pending.delete(connection);
     this.live.set(id, peer);

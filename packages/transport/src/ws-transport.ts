@@ -7,13 +7,21 @@ import { CloseCode, ErrorCode, ProtocolError } from '@vigil/protocol';
 import type { Cause, Transport, TransportEnd } from '@vigil/core';
 import { Subject, type Observable } from 'rxjs';
 import WebSocket from 'ws';
+import type { Socket } from 'node:net';
 import { causeOfSocketError } from './socket-errors.js';
+import { applyKernelOptions, type AppliedKernelOptions, type KernelSocketOptions } from './socket-options.js';
 
 export interface WsTransportOptions {
   /** Remote address as `host:port`. */
   readonly remote: string;
   /** Ms to wait for the peer's close frame after ours before terminating. Default 2000. */
   readonly lingerMs?: number;
+  /** The TCP socket under the WebSocket: `ws` swallows its errors, so the transport listens for the kernel's verdict here. */
+  readonly socket?: Socket;
+  /** Kernel options applied to `socket` in the constructor; it throws SocketOptionError unless `bestEffort`. */
+  readonly kernel?: KernelSocketOptions;
+  /** Receives best-effort warnings from applying `kernel`. */
+  readonly onKernelWarning?: (message: string) => void;
 }
 
 /** A code a WebSocket close frame may carry (RFC 6455 §7.4); anything else becomes 1000. */
@@ -37,6 +45,8 @@ export class WsTransport implements Transport {
   private readonly subject = new Subject<Uint8Array>();
   private localCause: Cause | null = null;
   private error: (Error & { code?: string }) | undefined;
+  /** What applying `options.kernel` achieved; null without kernel options. */
+  readonly kernel: AppliedKernelOptions | null;
 
   constructor(
     /** The underlying WebSocket. */
@@ -46,6 +56,12 @@ export class WsTransport implements Transport {
     this.remote = options.remote;
     this.frames = this.subject.asObservable();
     ws.binaryType = 'nodebuffer';
+    const socket = options.socket;
+    this.kernel = socket && options.kernel ? applyKernelOptions(socket, options.kernel, options.onKernelWarning) : null;
+    const userTimeoutSet = this.kernel?.userTimeoutSet ?? false;
+    socket?.on('error', (error: Error) => {
+      this.error ??= error;
+    });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) {
         this.subject.error(new ProtocolError(ErrorCode.UnexpectedMessage, 'text message on a Vigil WebSocket; only binary messages are allowed'));
@@ -64,7 +80,7 @@ export class WsTransport implements Transport {
         this.subject.complete();
         if (this.localCause !== null) resolve({ cause: this.localCause });
         else if (this.error?.code?.startsWith('WS_ERR_')) resolve({ cause: 'protocol-error', error: this.error });
-        else resolve({ cause: causeOfSocketError(this.error), ...(this.error ? { error: this.error } : {}) });
+        else resolve({ cause: causeOfSocketError(this.error, userTimeoutSet), ...(this.error ? { error: this.error } : {}) });
       });
     });
   }

@@ -1,0 +1,217 @@
+/**
+ * `vigil serve`: a Vigil server on TCP and/or WebSocket, optionally with the HTTP API
+ * (`/api/peers`, `/api/events`, `/metrics`). Stdout carries JSON lines only: one
+ * `listening` line with the bound ports, then one `state` line per peer state change.
+ */
+import { resolveHeartbeatConfig, type HeartbeatOptions, type StateChange } from '@vigil/core';
+import { ConfigError } from '@vigil/protocol';
+import { createDashboardHandler } from '@vigil/dashboard';
+import { VigilServer, serveHttpApi, type HttpApiServer } from '@vigil/server';
+import { ExitCode, UsageError, parseCommandLine, parseMs, parsePort } from '../internal/args.js';
+import { cliLogger, createCliLogger, parseLogLevel, type LogLevel } from '../internal/logger.js';
+import { shutdownRequest, within, writeJsonLine, writeLine } from '../internal/process-io.js';
+
+export const SERVE_USAGE = `Usage: vigil serve [options]
+
+Runs a Vigil server until SIGINT or SIGTERM. Prints JSON lines on stdout:
+  {"event":"listening","tcp":N,"ws":N,"http":N}   once, with every requested port
+  {"event":"state","peer":ID,"transport":T,"from":S,"to":S,"cause":C,"silenceMs":N}
+Logs go to stderr.
+
+Options:
+  --host HOST        interface to bind (default 127.0.0.1)
+  --tcp PORT         length-prefixed TCP listener; 0 picks a free port
+  --ws PORT          WebSocket listener; 0 picks a free port
+                     (neither --tcp nor --ws: both, on free ports)
+  --http PORT        HTTP: the live dashboard at /, GET /api/peers, /api/events,
+                     /metrics (default: off)
+  --token TOKEN      require "Authorization: Bearer TOKEN" on every HTTP route
+                     (the dashboard takes it as ?token=)
+  --interval MS      heartbeat interval (default 2000)
+  --timeout MS       silence after which a peer is dead; above --interval
+                     (default 3 x --interval, or 6000)
+  --log-level LEVEL  fatal, error, warn, info, debug, trace or silent (default info)
+  -h, --help         show this help
+
+Exit status: 0 after a signal, 1 if a port cannot be bound, 2 for bad flags.`;
+
+const FLAGS = {
+  host: { type: 'string' },
+  tcp: { type: 'string' },
+  ws: { type: 'string' },
+  http: { type: 'string' },
+  interval: { type: 'string' },
+  timeout: { type: 'string' },
+  'log-level': { type: 'string' },
+  token: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** What `vigil serve` was asked to do. Ports are null when that listener is off. */
+export interface ServeOptions {
+  readonly host: string;
+  readonly tcp: number | null;
+  readonly ws: number | null;
+  readonly http: number | null;
+  /** Exactly what the user gave, already validated with `resolveHeartbeatConfig`. */
+  readonly heartbeat: HeartbeatOptions;
+  readonly logLevel: LogLevel;
+  /** Bearer token guarding every HTTP route; undefined for none. */
+  readonly token: string | undefined;
+}
+
+/** The `serve` flag naming each heartbeat config field a `ConfigError` can blame. */
+const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
+  intervalMs: '--interval',
+  timeoutMs: '--timeout',
+  // Derived from both; --timeout is the one to move.
+  suspectAfterMs: '--timeout',
+  tickMs: '--interval',
+  minIntervalMs: '--interval',
+  maxIntervalMs: '--interval',
+};
+
+/** Rewrites a heartbeat `ConfigError` in the vocabulary of `serve`'s flags. */
+export function configErrorToUsage(command: string, error: ConfigError): UsageError {
+  const flag = FLAG_OF_FIELD[error.field] ?? `--${error.field}`;
+  const detail = error.message
+    .slice(error.field.length + 2)
+    .replaceAll(/\bintervalMs\b/g, '--interval')
+    .replaceAll(/\btimeoutMs\b/g, '--timeout');
+  let what = `${flag} ${detail}`;
+  if (error.field === 'suspectAfterMs') what = `${flag} is too close to --interval: the suspect threshold ${detail}`;
+  // The timer wheel's tick (at least 1 ms) must fit four times in an interval; only a tiny interval trips this.
+  if (error.field === 'tickMs') what = `${flag} must be at least 4 ms`;
+  return new UsageError(command, flag, what);
+}
+
+/**
+ * Parses `serve`'s arguments; `'help'` when help was asked for.
+ * @throws UsageError naming the flag (exit code 2).
+ */
+export function parseServeArgs(argv: readonly string[]): ServeOptions | 'help' {
+  const { flags, spelled } = parseCommandLine('serve', FLAGS, argv, 0);
+  if (flags.help) return 'help';
+  const port = (name: 'tcp' | 'ws' | 'http'): number | null => {
+    const raw = flags[name];
+    return raw === undefined ? null : parsePort('serve', spelled[name] ?? `--${name}`, raw);
+  };
+  let tcp = port('tcp');
+  let ws = port('ws');
+  const http = port('http');
+  if (tcp === null && ws === null) {
+    tcp = 0;
+    ws = 0;
+  }
+  const host = flags.host ?? '127.0.0.1';
+  if (host.trim() === '') throw new UsageError('serve', '--host', '--host must not be empty');
+  const heartbeat: { intervalMs?: number; timeoutMs?: number } = {};
+  if (flags.interval !== undefined) heartbeat.intervalMs = parseMs('serve', '--interval', flags.interval);
+  if (flags.timeout !== undefined) heartbeat.timeoutMs = parseMs('serve', '--timeout', flags.timeout);
+  try {
+    resolveHeartbeatConfig(heartbeat);
+  } catch (error) {
+    if (error instanceof ConfigError) throw configErrorToUsage('serve', error);
+    throw error;
+  }
+  const logLevel = flags['log-level'] === undefined ? 'info' : parseLogLevel('serve', '--log-level', flags['log-level']);
+  if (flags.token !== undefined && flags.token.length < 8) throw new UsageError('serve', '--token', '--token must be at least 8 characters');
+  return { host, tcp, ws, http, heartbeat, logLevel, token: flags.token };
+}
+
+/** The `listening` line: every requested listener's bound port, in tcp, ws, http order. */
+export interface ListeningEvent {
+  readonly event: 'listening';
+  readonly tcp?: number;
+  readonly ws?: number;
+  readonly http?: number;
+}
+
+/** One `state` line: a peer's state change as the server saw it. */
+export interface StateEvent {
+  readonly event: 'state';
+  readonly peer: string;
+  /** Null for connections that ended before the handshake named them. */
+  readonly transport: 'tcp' | 'ws' | null;
+  readonly from: StateChange['from'];
+  readonly to: StateChange['to'];
+  readonly cause: StateChange['cause'];
+  /** Ms since the peer's last inbound frame at the change. */
+  readonly silenceMs: number;
+}
+
+/** Most time allowed for an orderly close before leaving anyway, ms (the server lingers up to 2000). */
+const SHUTDOWN_DEADLINE_MS = 4000;
+
+function describeListenError(error: unknown): string {
+  const e = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
+  if (e.code === 'EADDRINUSE') return `cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: address already in use`;
+  if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `cannot listen on ${e.address ?? e.hostname ?? '?'}: no such local address`;
+  if (e.code === 'EACCES') return `cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: permission denied`;
+  return `cannot listen: ${e.message}`;
+}
+
+/** Runs `vigil serve` until a shutdown signal; resolves with the exit code. */
+export async function runServe(argv: readonly string[]): Promise<ExitCode> {
+  const options = parseServeArgs(argv);
+  if (options === 'help') {
+    writeLine(SERVE_USAGE);
+    return ExitCode.Ok;
+  }
+  const logger = createCliLogger(options.logLevel, 'serve');
+  const cli = cliLogger(logger);
+  const shutdown = shutdownRequest();
+  const server = new VigilServer({
+    host: options.host,
+    ...(options.tcp !== null ? { tcp: { port: options.tcp } } : {}),
+    ...(options.ws !== null ? { ws: { port: options.ws } } : {}),
+    heartbeat: options.heartbeat,
+    logger,
+  });
+
+  // A fast client may finish its handshake before every listener is up; its state
+  // lines wait so that `listening` is always the first line on stdout.
+  let early: StateEvent[] | null = [];
+  server.changes$.subscribe((change) => {
+    const event: StateEvent = {
+      event: 'state',
+      peer: change.peerId,
+      transport: server.peers.get(change.peerId)?.transport ?? null,
+      from: change.from,
+      to: change.to,
+      cause: change.cause,
+      silenceMs: Math.round(change.silenceMs),
+    };
+    if (early) early.push(event);
+    else writeJsonLine(event);
+  });
+
+  let http: HttpApiServer | null = null;
+  try {
+    const bound = await server.listen();
+    if (options.http !== null) {
+      const auth = options.token === undefined ? {} : { token: options.token };
+      http = await serveHttpApi(server, { port: options.http, host: options.host, ...auth, fallback: createDashboardHandler(server, auth) });
+    }
+    const listening: ListeningEvent = {
+      event: 'listening',
+      ...(bound.tcp !== undefined ? { tcp: bound.tcp } : {}),
+      ...(bound.ws !== undefined ? { ws: bound.ws } : {}),
+      ...(http !== null ? { http: http.port } : {}),
+    };
+    writeJsonLine(listening);
+  } catch (error) {
+    process.stderr.write(`vigil serve: ${describeListenError(error)}\n`);
+    await within(server.close(), SHUTDOWN_DEADLINE_MS);
+    return ExitCode.Failure;
+  }
+  for (const event of early) writeJsonLine(event);
+  early = null;
+
+  const reason = await shutdown.requested;
+  cli.info({ reason }, 'shutting down');
+  const closed = await within(Promise.all([server.close(), http?.close()]), SHUTDOWN_DEADLINE_MS);
+  if (closed === 'timeout') cli.warn({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'connections did not close in time; leaving anyway');
+  // The signal handlers stay until exit: a second forwarded Ctrl-C must not kill us mid-exit.
+  return ExitCode.Ok;
+}

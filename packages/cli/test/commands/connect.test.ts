@@ -1,0 +1,144 @@
+/**
+ * `vigil connect`: argument parsing in-process, then real processes: the state lines
+ * it prints (alive with an RTT), reconnecting by itself to a restarted server, and
+ * leaving in order on SIGINT/SIGTERM.
+ */
+import { UsageError } from '../../src/internal/args.js';
+import { parseConnectArgs } from '../../src/commands/connect.js';
+import { killAllCli, startCli, type CliProcess } from '../support/cli-process.js';
+
+/** Generous bound for starting a process under tsx on a loaded machine, ms. */
+const START_MS = 15_000;
+
+afterEach(async () => {
+  await killAllCli();
+});
+
+describe('parseConnectArgs', () => {
+  it('takes the URL and the optional id and interval', () => {
+    expect(parseConnectArgs(['tcp://127.0.0.1:7400'])).toEqual({ url: 'tcp://127.0.0.1:7400', logLevel: 'info' });
+    expect(parseConnectArgs(['--id', 'n1', 'ws://localhost:1/x', '--interval', '500', '--log-level', 'debug'])).toEqual({
+      url: 'ws://localhost:1/x',
+      id: 'n1',
+      intervalMs: 500,
+      logLevel: 'debug',
+    });
+  });
+
+  it.each([
+    [[], 'URL', 'missing URL'],
+    [['http://127.0.0.1:1'], 'URL', 'unsupported scheme "http"'],
+    [['tcp://127.0.0.1'], 'URL', 'missing port'],
+    [['not a url'], 'URL', 'not a URL'],
+    [['tcp://127.0.0.1:1', 'tcp://127.0.0.1:2'], null, 'unexpected extra argument "tcp://127.0.0.1:2"'],
+    [['tcp://127.0.0.1:1', '--interval', '-5'], '--interval', '--interval needs a value'],
+    [['tcp://127.0.0.1:1', '--interval=0'], '--interval', '--interval must be a whole number of milliseconds'],
+    [['tcp://127.0.0.1:1', '--id='], '--id', '--id must not be empty'],
+    [['tcp://127.0.0.1:1', '--timeout', '5'], '--timeout', 'unknown flag --timeout'],
+  ])('refuses %j, naming %s', (argv, flag, message) => {
+    let error: unknown;
+    try {
+      parseConnectArgs(argv);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).flag).toBe(flag);
+    expect((error as UsageError).message).toContain(message);
+  });
+});
+
+interface StateLine {
+  event: 'state';
+  state: string;
+  cause: string | null;
+  attempt: number;
+  peer: string | null;
+  sessionId: string | null;
+  reconnects: number;
+  rttMs?: number | null;
+}
+
+async function startServe(...ports: string[]): Promise<{ serve: CliProcess; tcp: number; ws: number }> {
+  const serve = startCli('serve', ...(ports.length > 0 ? ports : ['--tcp', '0', '--ws', '0']), '--interval', '200', '--timeout', '800', '--log-level', 'silent');
+  const listening = await serve.waitForJson<{ event: string; tcp: number; ws: number }>((v) => v.event === 'listening', START_MS);
+  return { serve, tcp: listening.tcp, ws: listening.ws };
+}
+
+describe('vigil connect (end to end)', () => {
+  it.each(['tcp', 'ws'] as const)('prints connecting, then alive with its peer id and an RTT (%s)', async (transport) => {
+    const server = await startServe();
+    const url = transport === 'tcp' ? `tcp://127.0.0.1:${server.tcp}` : `ws://127.0.0.1:${server.ws}/`;
+    const client = startCli('connect', url, '--id', `c-${transport}`);
+    const alive = await client.waitForJson<StateLine>((v) => v.state === 'alive', START_MS);
+    expect(alive).toEqual({
+      event: 'state',
+      state: 'alive',
+      cause: null,
+      attempt: 0,
+      peer: `c-${transport}`,
+      sessionId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      reconnects: 0,
+      rttMs: expect.any(Number),
+    });
+    const lines = client.json<StateLine>();
+    expect(lines[0]).toEqual({ event: 'state', state: 'connecting', cause: null, attempt: 0, peer: null, sessionId: null, reconnects: 0 });
+    expect(lines[1]).toEqual(alive);
+  });
+
+  it('reconnects by itself when its server dies and comes back on the same port', async () => {
+    const first = await startServe();
+    const client = startCli('connect', `tcp://127.0.0.1:${first.tcp}`, '--id', 'phoenix');
+    const alive = await client.waitForJson<StateLine>((v) => v.state === 'alive', START_MS);
+    const mark = client.lines.length;
+    first.serve.signal('SIGKILL');
+    await first.serve.exited;
+    await client.waitForJson<StateLine>((v) => v.state === 'dead', START_MS, mark);
+    await startServe('--tcp', String(first.tcp));
+    const again = await client.waitForJson<StateLine>((v) => v.state === 'alive', START_MS, mark);
+    expect(again).toMatchObject({ state: 'alive', peer: 'phoenix', reconnects: 1, rttMs: expect.any(Number) });
+    expect(again.sessionId).not.toBe(alive.sessionId);
+    expect(client.hasExited).toBe(false);
+  });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('closes in order and exits 0 on %s', async (signal) => {
+    const { serve, tcp } = await startServe();
+    const client = startCli('connect', `tcp://127.0.0.1:${tcp}`, '--id', 'leaver');
+    await client.waitForJson<StateLine>((v) => v.state === 'alive', START_MS);
+    const mark = serve.lines.length;
+    client.signal(signal);
+    expect(await client.waitForExit(5000)).toEqual({ code: 0, signal: null });
+    expect(client.json<StateLine>().at(-1)).toMatchObject({ state: 'closed', cause: 'local-close', peer: 'leaver' });
+    // The server saw an orderly close, not a dead peer.
+    await serve.waitForJson((v) => v['peer'] === 'leaver' && v['to'] === 'closed' && v['cause'] === 'peer-close', 2000, mark);
+  });
+
+  it('keeps trying while nothing listens, and still exits 0 on SIGTERM', async () => {
+    // A port that was just free: bind and release one through a short-lived server.
+    const { serve, tcp } = await startServe('--tcp', '0');
+    serve.signal('SIGKILL');
+    await serve.exited;
+    const client = startCli('connect', `tcp://127.0.0.1:${tcp}`);
+    await client.waitForJson<StateLine>((v) => v.state === 'connecting', START_MS);
+    client.signal('SIGTERM');
+    expect(await client.waitForExit(5000)).toEqual({ code: 0, signal: null });
+    const states = client.json<StateLine>().map((l) => l.state);
+    // Retries re-announce `connecting` with a growing attempt number.
+    expect(states.filter((s, i) => s !== states[i - 1])).toEqual(['connecting', 'closed']);
+  });
+
+  it('exits 2 with one line naming the problem for a bad URL', async () => {
+    const client = startCli('connect', 'udp://127.0.0.1:9');
+    expect(await client.waitForExit(START_MS)).toEqual({ code: 2, signal: null });
+    expect(client.lines).toEqual([]);
+    expect(client.stderr).toBe(
+      `vigil connect: URL: unsupported scheme "udp" in udp://127.0.0.1:9; use one of tcp, ws, wss (see 'vigil connect --help')\n`,
+    );
+  });
+
+  it('prints its help on stdout and exits 0', async () => {
+    const client = startCli('connect', '-h');
+    expect(await client.waitForExit(START_MS)).toEqual({ code: 0, signal: null });
+    expect(client.lines[0]).toBe('Usage: vigil connect URL [options]');
+  });
+});

@@ -1,0 +1,211 @@
+/**
+ * `vigil serve`: argument parsing in-process, then the CLI contract end to end: real
+ * `vigil serve` and `vigil connect` processes over loopback, read back through the
+ * HTTP API, with a SIGSTOPped client to show death by heartbeat timeout.
+ */
+import type { PeerInfo } from '@vigil/server';
+import { UsageError } from '../../src/internal/args.js';
+import { parseServeArgs } from '../../src/commands/serve.js';
+import { httpGet, killAllCli, pollUntil, startCli, type CliProcess } from '../support/cli-process.js';
+
+const INTERVAL = 200;
+const TIMEOUT = 800;
+/** Generous bound for starting a process under tsx on a loaded machine, ms. */
+const START_MS = 15_000;
+
+afterEach(async () => {
+  await killAllCli();
+});
+
+describe('parseServeArgs', () => {
+  it('listens on tcp and ws on free ports when neither is given', () => {
+    expect(parseServeArgs([])).toEqual({ host: '127.0.0.1', tcp: 0, ws: 0, http: null, heartbeat: {}, logLevel: 'info' });
+  });
+
+  it('keeps exactly the listeners asked for', () => {
+    expect(parseServeArgs(['--ws', '9000', '--http=0', '--interval', '200', '--timeout', '800', '--log-level', 'warn', '--host', '0.0.0.0'])).toEqual({
+      host: '0.0.0.0',
+      tcp: null,
+      ws: 9000,
+      http: 0,
+      heartbeat: { intervalMs: 200, timeoutMs: 800 },
+      logLevel: 'warn',
+    });
+  });
+
+  it('answers help', () => {
+    expect(parseServeArgs(['--tcp', '0', '-h'])).toBe('help');
+  });
+
+  it.each([
+    [['--timeout', '100', '--interval', '200'], '--timeout', '--timeout must be greater than --interval (200), got 100'],
+    [['--timeout', '1000'], '--timeout', '--timeout must be greater than --interval (2000), got 1000'],
+    [['--interval', '1000', '--timeout', '1050'], '--timeout', '--timeout is too close to --interval'],
+    [['--interval', '2'], '--interval', '--interval must be at least 4 ms'],
+    [['--interval', '0'], '--interval', '--interval must be a whole number of milliseconds'],
+    [['--interval', '1.5'], '--interval', '--interval must be a whole number of milliseconds'],
+    [['--tcp', '65536'], '--tcp', '--tcp must be a port number from 0 to 65535, got "65536"'],
+    [['--ws', 'x'], '--ws', '--ws must be a port number'],
+    [['--http', '--tcp', '0'], '--http', '--http needs a value'],
+    [['--tcp'], '--tcp', '--tcp needs a value'],
+    [['--bogus'], '--bogus', 'unknown flag --bogus'],
+    [['-x'], '-x', 'unknown flag -x'],
+    [['--help=yes'], '--help', '--help does not take a value'],
+    [['--log-level', 'loud'], '--log-level', '--log-level must be one of'],
+    [['--host', ''], '--host', '--host must not be empty'],
+  ])('refuses %j, naming %s', (argv, flag, message) => {
+    let error: unknown;
+    try {
+      parseServeArgs(argv);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).flag).toBe(flag);
+    expect((error as UsageError).message).toContain(message);
+  });
+
+  it('refuses positional arguments', () => {
+    expect(() => parseServeArgs(['now'])).toThrow('unexpected argument "now"');
+  });
+});
+
+interface Listening {
+  event: 'listening';
+  tcp: number;
+  ws: number;
+  http: number;
+}
+
+async function startServe(...extra: string[]): Promise<{ serve: CliProcess; ports: Listening }> {
+  const serve = startCli('serve', '--tcp', '0', '--ws', '0', '--http', '0', '--interval', String(INTERVAL), '--timeout', String(TIMEOUT), ...extra);
+  const ports = await serve.waitForJson<Listening>((v) => v.event === 'listening', START_MS);
+  return { serve, ports };
+}
+
+async function peers(ports: Listening): Promise<PeerInfo[]> {
+  const res = await httpGet(`http://127.0.0.1:${ports.http}/api/peers`);
+  expect(res.status).toBe(200);
+  return JSON.parse(res.body) as PeerInfo[];
+}
+
+/** A server and two `vigil connect` clients (tcp `t1`, ws `w1`), both alive with an RTT on the server. */
+async function startCluster(): Promise<{ serve: CliProcess; ports: Listening; tcp: CliProcess; ws: CliProcess; alive: PeerInfo[] }> {
+  const { serve, ports } = await startServe();
+  const tcp = startCli('connect', `tcp://127.0.0.1:${ports.tcp}`, '--id', 't1');
+  const ws = startCli('connect', `ws://127.0.0.1:${ports.ws}/`, '--id', 'w1');
+  // A couple of intervals after both handshakes, each has pongs behind its RTT.
+  const alive = await pollUntil(async () => {
+    const list = await peers(ports);
+    const ok = ['t1', 'w1'].every((id) => list.some((p) => p.id === id && p.state === 'alive' && p.rttMs !== null));
+    return ok ? list : undefined;
+  }, START_MS);
+  return { serve, ports, tcp, ws, alive };
+}
+
+describe('vigil serve (end to end)', () => {
+  it('prints exactly one listening line first, with the three bound ports', async () => {
+    const { serve, ports } = await startServe();
+    expect(Object.keys(ports)).toEqual(['event', 'tcp', 'ws', 'http']);
+    for (const port of [ports.tcp, ports.ws, ports.http]) {
+      expect(Number.isInteger(port)).toBe(true);
+      expect(port).toBeGreaterThan(0);
+    }
+    expect(new Set([ports.tcp, ports.ws, ports.http]).size).toBe(3);
+    expect(JSON.parse(serve.lines[0] ?? '')).toEqual(ports);
+  });
+
+  it('listens on tcp and ws only when no listener is named', async () => {
+    const serve = startCli('serve', '--log-level', 'silent');
+    const listening = await serve.waitForJson((v) => v['event'] === 'listening', START_MS);
+    expect(Object.keys(listening)).toEqual(['event', 'tcp', 'ws']);
+  });
+
+  it('lists a tcp and a ws client as alive on /api/peers, and counts them on /metrics', async () => {
+    const { serve, ports, alive } = await startCluster();
+    expect(alive).toHaveLength(2);
+    const byId = new Map(alive.map((p) => [p.id, p]));
+    for (const [id, transport] of [
+      ['t1', 'tcp'],
+      ['w1', 'ws'],
+    ] as const) {
+      const p = byId.get(id);
+      expect(p).toMatchObject({ id, transport, state: 'alive', cause: null, intervalMs: INTERVAL, timeoutMs: TIMEOUT, reconnects: 0 });
+      expect(p?.remote).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(typeof p?.rttMs).toBe('number');
+      expect(typeof p?.lastSeenMs).toBe('number');
+    }
+
+    const metrics = await httpGet(`http://127.0.0.1:${ports.http}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toContain('vigil_peers{state="alive",transport="tcp"} 1');
+    expect(metrics.body).toContain('vigil_peers{state="alive",transport="ws"} 1');
+    expect(metrics.body).toContain('# TYPE vigil_peer_deaths_total counter');
+
+    // Stdout stays JSON lines: the listening line, then one state line per change.
+    const events = serve.json();
+    expect(events[0]).toEqual(ports);
+    expect(events.slice(1)).toEqual(
+      expect.arrayContaining([
+        { event: 'state', peer: 't1', transport: 'tcp', from: 'connecting', to: 'alive', cause: null, silenceMs: expect.any(Number) },
+        { event: 'state', peer: 'w1', transport: 'ws', from: 'connecting', to: 'alive', cause: null, silenceMs: expect.any(Number) },
+      ]),
+    );
+  });
+
+  it('declares a frozen (SIGSTOPped) client dead by heartbeat timeout within timeout + 1 s, and keeps listing it', async () => {
+    const { serve, ports, tcp } = await startCluster();
+    const stoppedAt = Date.now();
+    tcp.signal('SIGSTOP');
+    const dead = await pollUntil(async () => (await peers(ports)).find((p) => p.id === 't1' && p.state === 'dead'), TIMEOUT + 1000);
+    expect(Date.now() - stoppedAt).toBeLessThan(TIMEOUT + 1000);
+    expect(dead).toMatchObject({ id: 't1', transport: 'tcp', state: 'dead', cause: 'heartbeat-timeout' });
+    expect(dead.lastSeenMs).toBeGreaterThanOrEqual(TIMEOUT);
+
+    const list = await peers(ports);
+    expect(list.find((p) => p.id === 'w1')).toMatchObject({ state: 'alive', cause: null });
+    await serve.waitForJson((v) => v['peer'] === 't1' && v['to'] === 'dead' && v['cause'] === 'heartbeat-timeout', 1000);
+    const metrics = await httpGet(`http://127.0.0.1:${ports.http}/metrics`);
+    expect(metrics.body).toContain('vigil_peer_deaths_total{cause="heartbeat-timeout"} 1');
+  });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('closes its clients in order and exits 0 on %s', async (signal) => {
+    const { serve, tcp, ws } = await startCluster();
+    serve.signal(signal);
+    expect(await serve.waitForExit(5000)).toEqual({ code: 0, signal: null });
+    // The clients were told (close 1001) rather than timed out, and are reconnecting.
+    for (const client of [tcp, ws]) {
+      await client.waitForJson((v) => v['state'] === 'closed' && v['cause'] === 'peer-close', 2000);
+      expect(client.hasExited).toBe(false);
+    }
+  });
+
+  it('exits 1 with a one-line error when a port is taken', async () => {
+    const { ports } = await startServe();
+    const second = startCli('serve', '--tcp', String(ports.tcp));
+    expect(await second.waitForExit(START_MS)).toEqual({ code: 1, signal: null });
+    expect(second.lines).toEqual([]);
+    expect(second.stderr).toBe(`vigil serve: cannot listen on 127.0.0.1:${ports.tcp}: address already in use\n`);
+  });
+
+  it.each([
+    [['--timeout', '100', '--interval', '200'], '--timeout'],
+    [['--tcp', 'abc'], '--tcp'],
+    [['--frobnicate'], '--frobnicate'],
+  ])('exits 2 on %j with one line on stderr naming %s', async (argv, flag) => {
+    const serve = startCli('serve', ...argv);
+    expect(await serve.waitForExit(START_MS)).toEqual({ code: 2, signal: null });
+    expect(serve.lines).toEqual([]);
+    const lines = serve.stderr.split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^vigil serve: /);
+    expect(lines[0]).toContain(flag);
+  });
+
+  it('prints its help on stdout and exits 0', async () => {
+    const serve = startCli('serve', '--help');
+    expect(await serve.waitForExit(START_MS)).toEqual({ code: 0, signal: null });
+    expect(serve.lines[0]).toBe('Usage: vigil serve [options]');
+    expect(serve.lines.join('\n')).toContain('--timeout MS');
+  });
+});
