@@ -3,10 +3,42 @@
  * several servers in one process do not collide). Names carry the `vigil_` prefix
  * and base units; `docs/metrics.md` documents each.
  */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { VigilServer } from './vigil-server.js';
 
 const STATES = ['connecting', 'alive', 'suspect', 'dead', 'closed'] as const;
+
+/** Event-loop delay sampling period, ms; the histogram records whole periods, so this is subtracted. */
+const LOOP_RESOLUTION_MS = 10;
+const LOOP_WINDOWS = 600;
+
+/**
+ * Process-wide event-loop delay: one histogram, rotated every second into a ring of
+ * per-second p99 and max (ms), so every registry reads the same windows. Timers are unref'd.
+ */
+const loopDelay: { histogram: IntervalHistogram | null; windows: { at: number; p99: number; max: number }[] } = { histogram: null, windows: [] };
+
+function startLoopDelay(): void {
+  if (loopDelay.histogram !== null) return;
+  const h = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  h.enable();
+  loopDelay.histogram = h;
+  const delay = (ns: number): number => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS);
+  setInterval(() => {
+    if (h.count > 0) loopDelay.windows.push({ at: Date.now(), p99: delay(h.percentile(99)), max: delay(h.max) });
+    if (loopDelay.windows.length > LOOP_WINDOWS) loopDelay.windows.shift();
+    h.reset();
+  }, 1000).unref();
+}
+
+/** The shared event-loop delay (started on first use), ms: p99 of the last complete second, max over the kept windows. `LocalHealth` reads it too. */
+export function eventLoopDelay(): { p99Ms: number; maxMs: number } {
+  startLoopDelay();
+  let max = 0;
+  for (const w of loopDelay.windows) max = Math.max(max, w.max);
+  return { p99Ms: loopDelay.windows.at(-1)?.p99 ?? 0, maxMs: max };
+}
 
 export function createMetrics(server: VigilServer<unknown, unknown>): Registry {
   const registry = new Registry();
@@ -63,6 +95,45 @@ export function createMetrics(server: VigilServer<unknown, unknown>): Registry {
     collect() {
       this.reset();
       this.inc(server.engine.stats.pongsReceived);
+    },
+  });
+  startLoopDelay();
+  new Gauge({
+    name: 'vigil_event_loop_lag_seconds',
+    help: 'Event-loop delay of this process beyond schedule, 99th percentile over the last complete second.',
+    registers: [registry],
+    collect() {
+      this.set((loopDelay.windows.at(-1)?.p99 ?? 0) / 1000);
+    },
+  });
+  let lastScrape = Date.now();
+  new Gauge({
+    name: 'vigil_event_loop_lag_max_seconds',
+    help: 'Largest event-loop delay of this process beyond schedule since the previous scrape of this registry (at most 10 min back).',
+    registers: [registry],
+    collect() {
+      let max = 0;
+      for (const w of loopDelay.windows) if (w.at > lastScrape) max = Math.max(max, w.max);
+      lastScrape = Date.now();
+      this.set(max / 1000);
+    },
+  });
+  new Counter({
+    name: 'vigil_stalls_total',
+    help: 'Stalls of this server process (blocked event loop, long GC, SIGSTOP) its stall guard counted.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(server.health().stalls);
+    },
+  });
+  new Counter({
+    name: 'vigil_stall_seconds_total',
+    help: 'Total length of those stalls: silence not held against peers.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(server.health().stallMsTotal / 1000);
     },
   });
   server.changes$.subscribe((c) => {
