@@ -9,7 +9,7 @@ if ! command -v pnpm >/dev/null 2>&1 || [[ "$(pnpm --version)" != 10.* ]]; then
 fi
 
 if [[ "${1:-}" == "--test" ]]; then
-  apt_packages=(iproute2)
+  apt_packages=(iproute2 chromium fonts-liberation nftables redis-server openssl)
   missing=()
   for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if ((${#missing[@]})); then

@@ -1,11 +1,12 @@
 /**
- * Opens Node transports for client URLs: `tcp://host:port` over `net`, and
- * `ws://host:port/path` over `ws` offering the `vigil.v1` subprotocol.
+ * Opens Node transports for client URLs: `tcp://host:port` over `net`, `tls://host:port`
+ * over `tls`, and `ws://` / `wss://host:port/path` over `ws` offering the `vigil.v1`
+ * subprotocol.
  */
 import { connect as connectTcp, type Socket } from 'node:net';
 import type { Transport } from '@vigil/core';
-import { ErrorCode, VigilError, WS_SUBPROTOCOL } from '@vigil/protocol';
-import { TcpTransport, WsTransport, type KernelSocketOptions } from '@vigil/transport';
+import { WS_SUBPROTOCOL } from '@vigil/protocol';
+import { TcpTransport, WsTransport, dialTls, type KernelSocketOptions, type TlsClientOptions } from '@vigil/transport';
 import WebSocket from 'ws';
 
 export interface TransportDialOptions {
@@ -15,33 +16,37 @@ export interface TransportDialOptions {
   /** Kernel options for the connected socket (Node transports only); the dial fails with SocketOptionError if they cannot be set. */
   readonly kernel?: KernelSocketOptions;
   readonly onKernelWarning?: (message: string) => void;
+  /** TLS settings for `tls://` and `wss://` (Node transports only). */
+  readonly tls?: TlsClientOptions;
+  /** Local (source) address to dial from, e.g. one of 127.0.0.x to pass the ephemeral-port limit of one (source, destination) pair. Default: the OS picks. */
+  readonly localAddress?: string;
 }
 
 /** Opens a transport to `url`; rejects with the socket error if it cannot connect. */
 export type TransportFactory = (url: URL, options: TransportDialOptions) => Promise<Transport>;
 
-/** Parses and checks a client URL. @throws VigilError `ERR_VIGIL_INVALID_URL`. */
-export function parseVigilUrl(url: string, schemes: readonly string[]): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch (cause) {
-    throw new VigilError(ErrorCode.InvalidUrl, `not a URL: ${url}`, { cause });
-  }
-  const scheme = parsed.protocol.replace(/:$/, '');
-  if (!schemes.includes(scheme)) throw new VigilError(ErrorCode.InvalidUrl, `unsupported scheme "${scheme}" in ${url}; use one of ${schemes.join(', ')}`);
-  if (parsed.port === '' && scheme === 'tcp') throw new VigilError(ErrorCode.InvalidUrl, `missing port in ${url}`);
-  return parsed;
-}
+// Kept here for existing importers; it lives in a Node-free module the browser entry shares.
+export { parseVigilUrl } from './vigil-url.js';
 
 export const nodeTransportFactory: TransportFactory = (url, options) => {
   const scheme = url.protocol.replace(/:$/, '');
+  if (scheme === 'tls') return dialTlsTcp(url, options);
   return scheme === 'tcp' ? dialTcp(url, options) : dialWs(url, options);
 };
 
+async function dialTlsTcp(url: URL, options: TransportDialOptions): Promise<Transport> {
+  const socket = await dialTls(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port), options.tls ?? {}, options.connectTimeoutMs);
+  try {
+    return new TcpTransport(socket, { maxFrameBytes: options.maxFrameBytes, lingerMs: options.lingerMs, ...kernelOf(options) });
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
+}
+
 function dialTcp(url: URL, options: TransportDialOptions): Promise<Transport> {
   return new Promise((resolve, reject) => {
-    const socket = connectTcp({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port), noDelay: true });
+    const socket = connectTcp({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port), noDelay: true, ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) });
     const timer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), options.connectTimeoutMs);
     socket.once('error', (error) => {
       clearTimeout(timer);
@@ -62,7 +67,17 @@ function dialTcp(url: URL, options: TransportDialOptions): Promise<Transport> {
 
 function dialWs(url: URL, options: TransportDialOptions): Promise<Transport> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, WS_SUBPROTOCOL, { maxPayload: options.maxFrameBytes, handshakeTimeout: options.connectTimeoutMs });
+    const tls = options.tls;
+    const ws = new WebSocket(url, WS_SUBPROTOCOL, {
+      maxPayload: options.maxFrameBytes,
+      handshakeTimeout: options.connectTimeoutMs,
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+      ...(tls?.ca === undefined ? {} : { ca: Array.isArray(tls.ca) ? [...(tls.ca as readonly (string | Buffer)[])] : (tls.ca as string | Buffer) }),
+      ...(tls?.cert === undefined ? {} : { cert: tls.cert }),
+      ...(tls?.key === undefined ? {} : { key: tls.key }),
+      ...(tls?.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: tls.rejectUnauthorized }),
+      ...(tls?.servername === undefined ? {} : { servername: tls.servername }),
+    });
     let socket: Socket | undefined;
     ws.once('upgrade', (response) => {
       socket = response.socket;

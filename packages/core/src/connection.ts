@@ -1,8 +1,9 @@
 /**
  * A Vigil connection over any `Transport`, for either role: decodes and validates
- * messages, feeds the peer monitor, answers pings, numbers data, and turns every way
- * a connection can end into one terminal state with a cause. Server and client
- * sessions add their handshake on top.
+ * messages, feeds the peer monitor, answers pings, numbers data through the session's
+ * stream (acknowledging and replaying it on resumable sessions), closes a peer that
+ * stops reading, and turns every way a connection can end into one terminal state with
+ * a cause. Server and client sessions add their handshake on top.
  */
 import {
   CloseCode,
@@ -24,6 +25,8 @@ import type { LivenessEngine } from './liveness-engine.js';
 import type { Cause, PeerStatus } from './peer-state.js';
 import { isTerminal } from './peer-state.js';
 import { PeerMonitor } from './peer-monitor.js';
+import { ACK_DEFAULTS, SessionStream } from './session-stream.js';
+import type { WheelTimer } from './timing-wheel.js';
 import type { Transport, TransportEnd } from './transport.js';
 
 export interface ConnectionHandlers {
@@ -39,6 +42,23 @@ export interface ConnectionHandlers {
   status?(message: StatusMessage): void;
   /** The connection reached `dead` or `closed`. Called once. */
   ended(status: PeerStatus): void;
+}
+
+/** Default send-buffer cap of servers and clients (`maxSendBufferBytes`): 8 MiB unsent means the peer is not reading. */
+export const DEFAULT_MAX_SEND_BUFFER_BYTES = 8 * 1024 * 1024;
+
+/** Per-connection limits and ack pacing; every field has a default. */
+export interface ConnectionOptions {
+  /**
+   * Send-buffer cap, bytes: once the transport holds more than this unsent (the peer does
+   * not read, so writes back up), the peer is declared dead with cause `slow-consumer`
+   * and close 4005. 0 disables the check. Default 0 (servers and clients set their own).
+   */
+  readonly maxBufferedBytes?: number;
+  /** Resumable sessions: send a standalone `ack` once this many data messages are unacknowledged. Default 32. */
+  readonly ackEvery?: number;
+  /** Resumable sessions: acknowledge within this many ms (plus a timer tick). Default 50. */
+  readonly ackDelayMs?: number;
 }
 
 /** Maps a protocol error to the cause recorded for the connection. */
@@ -60,10 +80,21 @@ export class Connection {
   error: ProtocolError | null = null;
   /** Code and reason of the `close` message the peer sent, if it sent one. */
   peerClose: { code: number; reason: string } | null = null;
+  /**
+   * Least ms between pings this side sends on its own initiative (`ping()` calls); later
+   * calls inside it are skipped. Clients set it from `welcome.options.minPingInterval`.
+   */
+  minPingIntervalMs = 0;
   private handshaken = false;
-  private outSeq = 0;
-  private inSeq = 0;
+  private handshakeSeen = false;
+  private stream = new SessionStream(null);
   private pingSeq = 0;
+  private lastPingAt = Number.NEGATIVE_INFINITY;
+  private unacked = 0;
+  private ackTimer: WheelTimer | null = null;
+  private readonly maxBufferedBytes: number;
+  private readonly ackEvery: number;
+  private readonly ackDelayMs: number;
   // Created first: an already-errored `frames` calls back into `kill` during `subscribe`.
   private readonly frames = new Subscription();
 
@@ -73,14 +104,21 @@ export class Connection {
     private readonly handlers: ConnectionHandlers,
     handshakeTimeoutMs: number,
     id = '',
+    options: ConnectionOptions = {},
   ) {
+    this.maxBufferedBytes = options.maxBufferedBytes ?? 0;
+    this.ackEvery = options.ackEvery ?? ACK_DEFAULTS.every;
+    this.ackDelayMs = options.ackDelayMs ?? ACK_DEFAULTS.delayMs;
     this.monitor = new PeerMonitor(
       engine,
       id,
       {
         ping: (now) => this.ping(now),
         expire: (cause) => this.kill(cause, cause === 'handshake-timeout' ? CloseCode.HandshakeTimeout : CloseCode.HeartbeatTimeout),
-        ended: (status) => this.handlers.ended(status),
+        ended: (status) => {
+          this.ackTimer?.cancel();
+          this.handlers.ended(status);
+        },
       },
       handshakeTimeoutMs,
     );
@@ -97,12 +135,25 @@ export class Connection {
 
   /** Last data seq sent. */
   get sentSeq(): number {
-    return this.outSeq;
+    return this.stream.outSeq;
   }
 
   /** Last data seq received in order. */
   get receivedSeq(): number {
-    return this.inSeq;
+    return this.stream.inSeq;
+  }
+
+  /** The session data stream this connection numbers, delivers and acknowledges through. */
+  get session(): SessionStream {
+    return this.stream;
+  }
+
+  /**
+   * Binds the connection to a session's stream (a new one, or the one a resumed session
+   * kept), before `start`. Without it a connection uses a plain stream of its own.
+   */
+  attach(stream: SessionStream): void {
+    this.stream = stream;
   }
 
   /** Handshake complete: start liveness with the negotiated timing. */
@@ -114,28 +165,60 @@ export class Connection {
   /** Sends one protocol message; false once the transport no longer accepts. */
   sendMessage(message: Message): boolean {
     if (this.ended) return false;
-    return this.transport.send(encodeMessage(message));
+    return this.write(encodeMessage(message));
   }
 
-  /** Sends application data; false if the connection has ended. */
+  /** Sends application data; false if the connection has ended (and, on a resumable session, the message was not kept for replay). */
   send(body: unknown): boolean {
     if (this.ended || !this.handshaken) return false;
-    return this.transport.send(encodeMessage({ type: MessageType.Data, seq: ++this.outSeq, body }));
+    const stream = this.stream;
+    const payload = stream.nextData(body, stream.ackPending ? this.acked() : undefined);
+    // A message kept for replay is not lost even if this transport just failed: it goes out on resume.
+    return this.write(payload) || stream.resumable;
   }
 
-  /** Sends a ping now. */
-  ping(now = this.engine.now()): void {
+  /**
+   * Resumed session: sends what the peer missed, the held messages after its ack `peerAck`,
+   * in order. Returns how many, or -1 (sending nothing) when they are not all held.
+   */
+  replayFrom(peerAck: number): number {
+    const payloads = this.stream.replayAfter(peerAck);
+    if (payloads === null) return -1;
+    for (const payload of payloads) if (!this.write(payload)) break;
+    return payloads.length;
+  }
+
+  /**
+   * Sends a ping now, unless one went out less than `minPingIntervalMs` ago.
+   * Returns whether it was sent.
+   */
+  ping(now = this.engine.now()): boolean {
+    if (now - this.lastPingAt < this.minPingIntervalMs) return false;
+    this.lastPingAt = now;
+    this.heartbeat(now);
+    return true;
+  }
+
+  /** Sends one ping carrying our SRTT and, on a resumable session, our ack. */
+  private heartbeat(now: number): void {
     this.pingSeq = (this.pingSeq + 1) >>> 0;
     this.engine.stats.pingsSent++;
     const rtt = this.monitor.rtt.srtt;
-    this.sendMessage({ type: MessageType.Ping, seq: this.pingSeq, ts: now, ...(Number.isNaN(rtt) ? {} : { rtt: Math.round(rtt * 100) / 100 }) });
+    const ack = this.stream.acking ? this.acked() : undefined;
+    this.sendMessage({
+      type: MessageType.Ping,
+      seq: this.pingSeq,
+      ts: now,
+      ...(ack === undefined ? {} : { ack }),
+      ...(Number.isNaN(rtt) ? {} : { rtt: Math.round(rtt * 100) / 100 }),
+    });
   }
 
   /** Orderly close: a `close` message, then the transport's half-close. */
   close(code: number = CloseCode.Normal, reason = '', cause: Cause = 'local-close'): void {
     if (this.ended) return;
     reason = clip(reason);
-    this.sendMessage({ type: MessageType.Close, code, reason });
+    this.transport.send(encodeMessage({ type: MessageType.Close, code, reason }));
     this.monitor.end('closed', cause);
     this.frames.unsubscribe();
     this.transport.close(code, reason);
@@ -145,10 +228,45 @@ export class Connection {
   kill(cause: Cause, code?: number, reason: string = cause): void {
     if (this.ended) return;
     // Best effort: tell a peer that can still hear us why, without waiting for it.
-    if (code !== undefined) this.sendMessage({ type: MessageType.Close, code, reason: clip(reason) });
+    if (code !== undefined) this.transport.send(encodeMessage({ type: MessageType.Close, code, reason: clip(reason) }));
     this.monitor.end('dead', cause);
     this.frames.unsubscribe();
     this.transport.destroy(cause);
+  }
+
+  /** Hands a payload to the transport; a peer that lets our send buffer pass its cap is a slow consumer. */
+  private write(payload: Uint8Array): boolean {
+    const ok = this.transport.send(payload);
+    const cap = this.maxBufferedBytes;
+    if (ok && cap > 0 && this.transport.bufferedBytes > cap && !this.ended) {
+      this.kill('slow-consumer', CloseCode.SlowConsumer, `slow-consumer: more than ${cap} bytes unsent`);
+    }
+    return ok;
+  }
+
+  /** The ack to send now (the last seq delivered); marks it sent. */
+  private acked(): number {
+    const stream = this.stream;
+    stream.ackSent = stream.inSeq;
+    this.unacked = 0;
+    this.ackTimer?.cancel();
+    return stream.inSeq;
+  }
+
+  /** After delivering data on a resumable session: acknowledge every `ackEvery` messages, or after `ackDelayMs`. */
+  private scheduleAck(): void {
+    if (!this.stream.acking) return;
+    if (++this.unacked >= this.ackEvery) {
+      this.sendAck();
+      return;
+    }
+    this.ackTimer ??= this.engine.wheel.timer(() => this.sendAck());
+    if (!this.ackTimer.armed) this.ackTimer.schedule(this.engine.now() + this.ackDelayMs);
+  }
+
+  private sendAck(): void {
+    if (this.ended || !this.stream.ackPending) return;
+    this.sendMessage({ type: MessageType.Ack, ack: this.acked() });
   }
 
   private fail(error: unknown): void {
@@ -179,6 +297,9 @@ export class Connection {
   private dispatch(m: Message): void {
     if (!this.handshaken) {
       if (m.type === MessageType.Hello || m.type === MessageType.Welcome) {
+        // The handshake may be answered later (an async authenticate hook): a second one meanwhile is out of order.
+        if (this.handshakeSeen) throw new ProtocolError(ErrorCode.UnexpectedMessage, `a second handshake message (type ${m.type}) before the handshake completed`);
+        this.handshakeSeen = true;
         this.handlers.handshake(m);
         return;
       }
@@ -189,11 +310,15 @@ export class Connection {
       throw new ProtocolError(ErrorCode.UnexpectedMessage, `message type ${m.type} before the handshake completed`);
     }
     switch (m.type) {
-      case MessageType.Ping:
-        this.sendMessage({ type: MessageType.Pong, seq: m.seq, echoTs: m.ts, time: this.engine.now() });
+      case MessageType.Ping: {
+        if (m.ack !== undefined) this.stream.acked(m.ack);
+        const ack = this.stream.acking ? this.acked() : undefined;
+        this.sendMessage({ type: MessageType.Pong, seq: m.seq, echoTs: m.ts, time: this.engine.now(), ...(ack === undefined ? {} : { ack }) });
         this.handlers.ping?.(m);
         return;
+      }
       case MessageType.Pong:
+        if (m.ack !== undefined) this.stream.acked(m.ack);
         // Only pongs to one of our recent pings carry a usable RTT.
         if (((this.pingSeq - m.seq) >>> 0) >= 64 || m.echoTs > this.engine.now()) return;
         this.engine.stats.pongsReceived++;
@@ -201,14 +326,13 @@ export class Connection {
         this.handlers.rtt?.(this.monitor.rtt.last);
         return;
       case MessageType.Data:
-        if (m.seq <= this.inSeq) return;
-        if (m.seq !== this.inSeq + 1) {
-          throw new ProtocolError(ErrorCode.MalformedMessage, `data seq ${m.seq} skips ahead of ${this.inSeq + 1}`);
-        }
-        this.inSeq = m.seq;
+        if (m.ack !== undefined) this.stream.acked(m.ack);
+        if (!this.stream.accept(m.seq)) return;
         this.handlers.data(m.body, m.seq);
+        if (!this.ended) this.scheduleAck();
         return;
       case MessageType.Ack:
+        this.stream.acked(m.ack);
         return;
       case MessageType.Close:
         this.peerClosed(m.code, m.reason);

@@ -1,9 +1,12 @@
 /**
  * The failure-detector port: pure logic fed with arrival times, asked for a verdict.
- * The peer monitor owns scheduling and the hard cap on silence; a detector only
- * judges. This file ships the fixed-timeout detector; adaptive ones plug in the same way.
+ * The peer monitor owns scheduling, the hard cap on silence and own-stall credit (it
+ * hands detectors a clock with our own stalls cut out); a detector only judges. This
+ * file ships the fixed-timeout detector and the choice between it and phi accrual.
  */
+import { ConfigError } from '@vigil/protocol';
 import type { PeerTiming } from './config.js';
+import { phiAccrualDetector, type PhiAccrualOptions } from './phi-accrual-detector.js';
 
 export type Verdict = 'alive' | 'suspect' | 'dead';
 
@@ -11,8 +14,11 @@ export interface FailureDetector {
   /**
    * Proof of life at `now` (ms). `heartbeat` is true for ping/pong frames, false for
    * any other inbound frame (detectors that learn inter-arrival times may skip those).
+   * `learn` (default: `heartbeat`) is false for a heartbeat whose interval says nothing
+   * about the peer (the backlog read right after our own stall); it still starts the
+   * next interval.
    */
-  record(now: number, heartbeat: boolean): void;
+  record(now: number, heartbeat: boolean, learn?: boolean): void;
   /** The verdict at `now`. */
   verdict(now: number): Verdict;
   /** The earliest time (ms) at which the verdict may change if nothing arrives. */
@@ -54,3 +60,18 @@ export class FixedTimeoutDetector implements FailureDetector {
 }
 
 export const fixedTimeoutDetector: DetectorFactory = (timing, start) => new FixedTimeoutDetector(timing, start);
+
+/** A detector by name (`'fixed'`, `'phi'`) or any factory. */
+export type DetectorChoice = 'fixed' | 'phi' | DetectorFactory;
+
+/**
+ * The factory for a choice; `phi` options apply to `'phi'` only.
+ * @throws ConfigError for an unknown name, phi options with another detector, or bad phi options.
+ */
+export function selectDetector(choice: DetectorChoice = 'fixed', phi?: PhiAccrualOptions): DetectorFactory {
+  if (phi !== undefined && choice !== 'phi') throw new ConfigError('phi', `phi options apply only with detector 'phi', got detector ${typeof choice === 'function' ? 'factory' : `'${String(choice)}'`}`);
+  if (typeof choice === 'function') return choice;
+  if (choice === 'fixed') return fixedTimeoutDetector;
+  if (choice === 'phi') return phiAccrualDetector(phi);
+  throw new ConfigError('detector', `must be 'fixed', 'phi' or a factory, got ${JSON.stringify(choice)}`);
+}

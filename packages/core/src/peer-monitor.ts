@@ -3,13 +3,16 @@
  * or `closed`), its failure detector, RTT estimator and ping schedule, on one
  * reusable wheel timer. An inbound frame only writes a timestamp; the timer
  * re-checks lazily when it fires (Netty's IdleStateHandler does the same).
+ * Detectors and the hard cap judge in effective time (our own stalls cut out), and a
+ * peer that would turn suspect or dead right after our stall is re-probed first.
  */
 import { BehaviorSubject, of, type Observable } from 'rxjs';
 import type { PeerTiming } from './config.js';
-import type { FailureDetector } from './failure-detector.js';
+import type { FailureDetector, Verdict } from './failure-detector.js';
 import type { LivenessEngine } from './liveness-engine.js';
 import { isTerminal, type Cause, type PeerState, type PeerStatus } from './peer-state.js';
 import { RttEstimator } from './rtt-estimator.js';
+import { STALL_DEFAULTS, type StallGuard } from './stall-guard.js';
 import type { WheelTimer } from './timing-wheel.js';
 
 export interface MonitorHooks {
@@ -38,6 +41,14 @@ export class PeerMonitor {
   private nextPingAt = Number.POSITIVE_INFINITY;
   private readonly timer: WheelTimer;
   private subject: BehaviorSubject<PeerStatus> | null = null;
+  private readonly stalls: StallGuard | null;
+  /** Effective time (`stalls.effective`) of the last inbound frame and of creation. */
+  private lastSeenEff: number;
+  private readonly createdEff: number;
+  /** End of the stall we last re-probed this peer for. */
+  private reprobedFor = Number.NEGATIVE_INFINITY;
+  /** Background mode (the peer's page is hidden): the silence, ms, that kills it instead of its timing; 0 when off. */
+  private backgroundMs = 0;
 
   constructor(
     private readonly engine: LivenessEngine,
@@ -47,7 +58,9 @@ export class PeerMonitor {
   ) {
     this.id = id;
     const now = engine.now();
+    this.stalls = engine.stalls;
     this.lastSeen = now;
+    this.lastSeenEff = this.createdEff = this.effective(now);
     this.current = { state: 'connecting', cause: null, since: now };
     this.timer = engine.wheel.timer((t) => this.fire(t));
     this.timer.schedule(now + handshakeTimeoutMs);
@@ -81,12 +94,17 @@ export class PeerMonitor {
     return now - this.lastSeen;
   }
 
+  /** Ms of the silence since the last inbound frame that our own stalls explain. */
+  stallCredit(now = this.engine.now()): number {
+    return this.stalls?.creditSince(this.lastSeen, now) ?? 0;
+  }
+
   /** Handshake done: `connecting → alive`; starts the detector and, if `pinging`, the ping schedule. */
   start(timing: PeerTiming, pinging: boolean): void {
     if (this.current.state !== 'connecting') return;
     const now = this.engine.now();
     this.timing = timing;
-    this.detector = this.engine.detector(timing, this.lastSeen);
+    this.detector = this.engine.detector(timing, this.lastSeenEff);
     this.nextPingAt = pinging ? now + jitteredInterval(timing, this.engine.random) : Number.POSITIVE_INFINITY;
     this.transition('alive', null, now);
     this.arm(now);
@@ -96,14 +114,39 @@ export class PeerMonitor {
   touch(heartbeat: boolean): void {
     const now = this.engine.now();
     this.lastSeen = now;
+    // Observations of one stall may merge into an earlier start: never go back.
+    this.lastSeenEff = Math.max(this.lastSeenEff, this.effective(now));
     if (this.detector === null) return;
-    this.detector.record(now, heartbeat);
-    if (this.current.state === 'suspect') this.transition('alive', null, now);
+    // What we read right after our own stall is backlog: proof of life, not a sample of the peer's rhythm.
+    const backlog = this.stalls !== null && now < this.stalls.lastEnd + this.graceMs();
+    // Nor is a backgrounded page's rhythm, which is the browser's throttling.
+    this.detector.record(this.lastSeenEff, heartbeat, heartbeat && !backlog && this.backgroundMs === 0);
+    if (this.current.state === 'suspect') {
+      this.transition('alive', null, now);
+      // While suspect the timer waits for the dead line; alive again, the next check is the (earlier) suspect line.
+      this.arm(now);
+    }
   }
 
   /** A pong answered our ping sent at `sentAt` (our clock); `peerTime` is the peer's clock. */
   pong(sentAt: number, peerTime: number): void {
     this.rtt.samplePong(sentAt, peerTime, this.engine.now());
+  }
+
+  /**
+   * Background mode, for a client whose page is hidden, frozen or offline: with `timeoutMs` > 0
+   * the peer may still turn suspect, but only `timeoutMs` of silence kills it; 0 restores its
+   * normal timing. Heartbeats heard meanwhile teach the detector nothing.
+   */
+  setBackground(timeoutMs: number): void {
+    if (this.backgroundMs === timeoutMs) return;
+    this.backgroundMs = timeoutMs;
+    if (this.timing !== null && !isTerminal(this.current.state)) this.arm(this.engine.now());
+  }
+
+  /** The background timeout in force, ms; 0 while the peer is judged by its normal timing. */
+  get backgroundTimeoutMs(): number {
+    return this.backgroundMs;
   }
 
   /** Ends the peer (idempotent). */
@@ -118,17 +161,37 @@ export class PeerMonitor {
   private fire(now: number): void {
     const state = this.current.state;
     if (isTerminal(state)) return;
+    const eff = this.effective(now);
     if (state === 'connecting' || this.timing === null || this.detector === null) {
-      if (now - this.current.since >= this.handshakeTimeoutMs) this.hooks.expire('handshake-timeout');
-      else this.timer.schedule(this.current.since + this.handshakeTimeoutMs);
+      const left = this.createdEff + this.handshakeTimeoutMs - eff;
+      if (left <= 0) this.hooks.expire('handshake-timeout');
+      else this.timer.schedule(now + left);
       return;
     }
+    let pinged = false;
     if (now >= this.nextPingAt) {
       this.hooks.ping?.(now);
       if (isTerminal(this.current.state)) return;
+      pinged = true;
       this.nextPingAt = now + jitteredInterval(this.timing, this.engine.random);
     }
-    const verdict = now - this.lastSeen >= this.timing.timeoutMs ? 'dead' : this.detector.verdict(now);
+    const verdict = this.backgroundMs > 0 ? this.backgroundVerdict(eff) : eff - this.lastSeenEff >= this.timing.timeoutMs ? 'dead' : this.detector.verdict(eff);
+    const stalls = this.stalls;
+    if (verdict !== 'alive' && stalls !== null && stalls.lastEnd > this.lastSeen) {
+      const graceEnd = stalls.lastEnd + this.graceMs();
+      if (now < graceEnd) {
+        // Node runs expired timers before it polls sockets: right after our stall the peer's
+        // answers may still sit unread. Ask once more and judge after the grace.
+        if (this.reprobedFor !== stalls.lastEnd) {
+          this.reprobedFor = stalls.lastEnd;
+          this.engine.stats.reprobes++;
+          if (!pinged) this.hooks.ping?.(now);
+          if (isTerminal(this.current.state)) return;
+        }
+        this.arm(now, graceEnd);
+        return;
+      }
+    }
     if (verdict === 'dead') {
       this.hooks.expire('heartbeat-timeout');
       return;
@@ -138,10 +201,34 @@ export class PeerMonitor {
     if (!isTerminal(this.current.state)) this.arm(now);
   }
 
-  private arm(now: number): void {
+  /** Arms the timer for the next ping, verdict change or hard cap (or `until`), whichever is first. */
+  private arm(now: number, until = Number.POSITIVE_INFINITY): void {
     const timing = this.timing!;
-    const next = Math.min(this.nextPingAt, this.detector!.nextCheckAt(now), this.lastSeen + timing.timeoutMs);
-    this.timer.schedule(Math.max(next, now));
+    const eff = this.effective(now);
+    // Effective deadlines map back to the clock assuming no further stall; if one comes, the wheel fires late and we re-judge.
+    const background = this.backgroundMs > 0;
+    // In background mode a suspect peer waits for the background cap alone: the detector has nothing more to say.
+    const check = background && this.current.state === 'suspect' ? Number.POSITIVE_INFINITY : this.detector!.nextCheckAt(eff);
+    const judgeAt = now + Math.min(check, this.lastSeenEff + (background ? this.backgroundMs : timing.timeoutMs)) - eff;
+    this.timer.schedule(Math.max(Math.min(this.nextPingAt, judgeAt, until), now));
+  }
+
+  /** Background mode: the detector may make the peer suspect; only the background timeout kills it. */
+  private backgroundVerdict(eff: number): Verdict {
+    if (eff - this.lastSeenEff >= this.backgroundMs) return 'dead';
+    return this.detector!.verdict(eff) === 'alive' ? 'alive' : 'suspect';
+  }
+
+  /** Grace after our own stall: a few RTOs, at least a few ticks, at most one interval. */
+  private graceMs(): number {
+    const tick = this.engine.wheel.tickMs;
+    const interval = this.timing?.intervalMs ?? Number.POSITIVE_INFINITY;
+    const rto = Number.isNaN(this.rtt.srtt) ? interval : this.rtt.rto(tick);
+    return Math.min(interval, Math.max(STALL_DEFAULTS.graceRtos * rto, STALL_DEFAULTS.graceMinTicks * tick));
+  }
+
+  private effective(now: number): number {
+    return this.stalls === null ? now : this.stalls.effective(now);
   }
 
   private transition(to: PeerState, cause: Cause | null, now: number): void {

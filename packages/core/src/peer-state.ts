@@ -42,7 +42,13 @@ export type Cause =
   /** The server is shutting down or asked the client to go away. */
   | 'goaway'
   /** Any other transport error. */
-  | 'transport-error';
+  | 'transport-error'
+  /** The cluster node holding this peer lost its lease (crashed, frozen or cut off from Redis); see docs/cluster.md. */
+  | 'node-lost'
+  /** A detached session's resume window passed without its client coming back (session only). */
+  | 'resume-expired'
+  /** More was sent to a detached session than its replay buffer may hold (session only). */
+  | 'resume-overflow';
 
 /** A point-in-time view of one peer's liveness. */
 export interface PeerStatus {
@@ -63,6 +69,27 @@ export interface StateChange {
   readonly at: number;
   /** Ms of silence (since the last inbound frame) at the change. */
   readonly silenceMs: number;
+}
+
+/**
+ * A session's state across transports (a server `Peer` with resume on). `attached` while a
+ * connection carries it; `detached` once that connection has ended `dead` but the session
+ * is held for its client to resume it; `ended` for good. `attached ⇄ detached → ended`,
+ * or `attached → ended`. The connection's own `PeerState` is unchanged by this: a detached
+ * session's last connection is `dead`, and a resumed session has a new connection.
+ */
+export type SessionState = 'attached' | 'detached' | 'ended';
+
+/** One change of a session's state. */
+export interface SessionChange {
+  readonly peerId: string;
+  readonly sessionId: string;
+  readonly from: SessionState;
+  readonly to: SessionState;
+  /** Why it detached or ended (the transport's cause, `resume-expired`, ...); null when it (re)attached. */
+  readonly cause: Cause | null;
+  /** Clock time (ms) of the change. */
+  readonly at: number;
 }
 
 export function isTerminal(state: PeerState): boolean {

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import type { PeerTiming } from '../src/config.js';
+import type { DetectorFactory } from '../src/failure-detector.js';
 import { LivenessEngine } from '../src/liveness-engine.js';
+import { PhiAccrualDetector, phiAccrualDetector, phiInverse, type PhiAccrualOptions } from '../src/phi-accrual-detector.js';
 import { PeerMonitor, jitteredInterval } from '../src/peer-monitor.js';
 import type { Cause, PeerStatus, StateChange } from '../src/peer-state.js';
 import { VirtualClock } from './virtual-time.js';
@@ -18,6 +20,8 @@ interface Options {
   /** Called from the ping hook, after it is recorded. */
   onPing?: (monitor: PeerMonitor, now: number) => void;
   createAt?: number;
+  detector?: DetectorFactory;
+  stallGuard?: false;
 }
 
 function setup(options: Options = {}) {
@@ -25,7 +29,13 @@ function setup(options: Options = {}) {
   clock.advanceTo(options.createAt ?? 0);
   const randoms = [...(options.randoms ?? [0.5])];
   const random = () => (randoms.length > 1 ? randoms.shift()! : randoms[0]!);
-  const engine = new LivenessEngine({ scheduler: clock.scheduler, tickMs: TICK, random });
+  const engine = new LivenessEngine({
+    scheduler: clock.scheduler,
+    tickMs: TICK,
+    random,
+    ...(options.detector ? { detector: options.detector } : {}),
+    ...(options.stallGuard === false ? { stallGuard: false as const } : {}),
+  });
   const changes: StateChange[] = [];
   engine.changes$.subscribe((c) => changes.push(c));
   const pings: number[] = [];
@@ -214,6 +224,22 @@ describe('PeerMonitor verdicts', () => {
     expect(s.monitor.status).toStrictEqual({ state: 'suspect', cause: 'heartbeat-timeout', since: 3300 });
   });
 
+  it('after suspect → alive, suspects again a full suspect time after the touch, even with a long timeout', () => {
+    // Suspect at 1200, dead at 6000: the timer waits for the dead line while suspect and must come back.
+    const long: PeerTiming = { intervalMs: 1000, suspectAfterMs: 1200, timeoutMs: 6000, jitter: 0 };
+    const s = setup();
+    s.monitor.start(long, false);
+    s.clock.advanceTo(1200);
+    expect(s.monitor.state).toBe('suspect');
+    touchAt(s, 1300);
+    s.clock.advanceTo(2500);
+    expect(s.changes.slice(1).map((c) => [c.to, c.at])).toStrictEqual([
+      ['suspect', 1200],
+      ['alive', 1300],
+      ['suspect', 2500],
+    ]);
+  });
+
   it('expires with heartbeat-timeout at the first tick at or after timeoutMs of silence', () => {
     const s = setup();
     s.monitor.start(timing, false);
@@ -366,5 +392,185 @@ describe('PeerMonitor streams and end()', () => {
     s.monitor.id = 'renamed';
     s.monitor.start(timing, false);
     expect(s.changes.at(-1)!.peerId).toBe('renamed');
+  });
+});
+
+/** Answers every ping `rttMs` later (a pong), until `until`; answers due while we were stalled arrive at once (backlog). */
+function runAnswering(s: ReturnType<typeof setup>, answered: { count: number }, until: number, rttMs = 10): void {
+  for (;;) {
+    const ping = s.pings[answered.count];
+    const due = ping === undefined ? Number.POSITIVE_INFINITY : ping + rttMs;
+    if (due > s.clock.now()) {
+      // Step at most a tick at a time: pings happen on ticks, and each is answered rttMs later.
+      const next = Math.min(due, until, s.clock.now() + TICK);
+      if (next <= s.clock.now()) return;
+      s.clock.advanceTo(next);
+      continue;
+    }
+    answered.count++;
+    if (!isTerminal(s.monitor.state)) s.monitor.touch(true);
+  }
+}
+
+function isTerminal(state: string): boolean {
+  return state === 'dead' || state === 'closed';
+}
+
+describe('PeerMonitor and our own stalls', () => {
+  it('keeps a peer alive across our stall longer than the timeout when its answers wait unread, and pings at once', () => {
+    // random 0.5: exactly one ping per 1000 ms.
+    const s = setup();
+    const answered = { count: 0 };
+    s.monitor.start(timing, true);
+    runAnswering(s, answered, 1500);
+    // Stopped at 1500 for 4000 ms (> timeoutMs 3000): the driver was due at 1550 and runs at 5500.
+    s.clock.stall(4000);
+    s.clock.advance(0);
+    // The wheel fired before any socket read: the ping due at 2000 went out at once, nobody was judged dead.
+    expect(s.pings).toStrictEqual([1000, 5500]);
+    expect(s.monitor.stallCredit()).toBe(3950);
+    expect(s.monitor.silence()).toBe(4490);
+    runAnswering(s, answered, 20_000);
+    expect(s.changes.map((c) => c.to)).toStrictEqual(['alive']);
+    expect(s.expired).toStrictEqual([]);
+    expect(s.pings.slice(0, 4)).toStrictEqual([1000, 5500, 6500, 7500]);
+  });
+
+  it('without the guard, the same stall kills the peer before its answer is read (the naive server)', () => {
+    const s = setup({ stallGuard: false });
+    const answered = { count: 0 };
+    s.monitor.start(timing, true);
+    runAnswering(s, answered, 1500);
+    s.clock.stall(4000);
+    s.clock.advance(0);
+    expect(s.expired).toStrictEqual([['heartbeat-timeout', 5500]]);
+  });
+
+  it('re-probes a peer whose verdict turns during our stall and holds it for a grace instead of suspecting it', () => {
+    const s = setup();
+    s.monitor.start(timing, true);
+    s.clock.advanceTo(1460);
+    // Due at 1500, run at 4460: in effective time the peer is at 1500 ms of silence, its suspect point.
+    s.clock.stall(3000);
+    s.clock.advance(0);
+    expect(s.monitor.stallCredit()).toBe(2960);
+    // The overdue ping (due 2000) is the re-probe; no RTT yet, so the grace is one interval.
+    expect(s.pings).toStrictEqual([1000, 4460]);
+    expect(s.engine.stats.reprobes).toBe(1);
+    expect(s.monitor.state).toBe('alive');
+    // Its answer was waiting in the socket: read after the timers, it keeps the peer alive.
+    s.monitor.touch(true);
+    s.clock.advance(10_000 - 4460);
+    // Not suspected at the stall; afterwards, silent again from 4460, it is judged from there.
+    expect(s.changes.map((c) => [c.to, c.at])).toStrictEqual([
+      ['alive', 0],
+      ['suspect', tickAt(4460 + 1500)],
+      ['dead', tickAt(4460 + 3000)],
+    ]);
+  });
+
+  it('judges a silent peer after the grace: suspect at its end, dead at timeout + stall credit', () => {
+    const s = setup();
+    s.monitor.start(timing, true);
+    s.clock.advanceTo(1460);
+    s.clock.stall(3000);
+    s.clock.advance(0);
+    s.clock.advance(20_000);
+    expect(s.changes.map((c) => [c.to, c.at, c.silenceMs])).toStrictEqual([
+      ['alive', 0, 0],
+      // Grace 1000 from the stall's end (4460): armed for 5460, fired on the 5500 tick.
+      ['suspect', 5500, 5500],
+      // Effective silence 3000 = raw 5960 − credit 2960: the 6000 tick.
+      ['dead', 6000, 6000],
+    ]);
+    expect(s.engine.stats.reprobes).toBe(1);
+  });
+
+  it('lets a peer frozen during our stall die within timeout + the stall', () => {
+    const s = setup();
+    s.monitor.start(timing, false);
+    for (let t = 100; t <= 1000; t += 100) touchAt(s, t);
+    s.clock.advanceTo(1200);
+    // Driver due at 1250, run at 5200: credit 3950.
+    s.clock.stall(4000);
+    s.clock.advance(0);
+    expect(s.monitor.state).toBe('alive');
+    s.clock.advance(10_000);
+    expect(s.changes.map((c) => [c.to, c.at, c.silenceMs])).toStrictEqual([
+      ['alive', 0, 0],
+      ['suspect', 1000 + 1500 + 3950, 1500 + 3950],
+      ['dead', 1000 + 3000 + 3950, 3000 + 3950],
+    ]);
+    expect(3000 + 3950).toBeLessThanOrEqual(3000 + 4000);
+  });
+
+  it('credits our stall against the handshake deadline too', () => {
+    const s = setup();
+    s.clock.advanceTo(1000);
+    s.clock.stall(10_000);
+    s.clock.advance(0);
+    expect(s.expired).toStrictEqual([]);
+    s.clock.advance(10_000);
+    // 5000 ms of effective time: 1050 before the stall's credit began, 3950 after 11000.
+    expect(s.expired).toStrictEqual([['handshake-timeout', tickAt(11_000 + 3950)]]);
+  });
+
+  it('does not let the phi detector learn the backlog read right after our stall', () => {
+    const detectors: PhiAccrualDetector[] = [];
+    const factory = phiAccrualDetector({ windowSize: 8, minStdDeviationMs: 20 });
+    const s = setup({ detector: (t, start) => detectors[detectors.push(factory(t, start) as PhiAccrualDetector) - 1]! });
+    const answered = { count: 0 };
+    s.monitor.start(timing, true);
+    runAnswering(s, answered, 20_500);
+    const d = detectors[0]!;
+    const before = [d.sampleCount, d.mean];
+    expect(before).toStrictEqual([8, 1000]);
+    s.clock.stall(5000);
+    s.clock.advance(0);
+    // Three answers that were queued, read in one go.
+    for (let i = 0; i < 3; i++) s.monitor.touch(true);
+    expect([d.sampleCount, d.mean]).toStrictEqual(before);
+    expect(s.changes.map((c) => c.to)).toStrictEqual(['alive']);
+  });
+});
+
+describe('PeerMonitor with the phi accrual detector', () => {
+  const phiOptions: PhiAccrualOptions = { windowSize: 4, minStdDeviationMs: 50, acceptableHeartbeatPauseMs: 0, firstHeartbeatEstimateMs: 1000 };
+
+  it('wakes exactly where φ crosses each threshold (no polling): suspect, then dead before the hard cap', () => {
+    const s = setup({ detector: phiAccrualDetector(phiOptions) });
+    s.monitor.start(timing, false);
+    for (let t = 1000; t <= 8000; t += 1000) touchAt(s, t);
+    s.clock.advance(10_000);
+    // Window of 1000s, std at its floor 50: suspect at 1000 + 3.0589·50, dead at 1000 + 5.2260·50 after 8000.
+    const suspectAt = 8000 + 1000 + phiInverse(3) * 50;
+    const deadAt = 8000 + 1000 + phiInverse(8) * 50;
+    expect([suspectAt, deadAt].map((t) => Math.round(t))).toStrictEqual([9153, 9261]);
+    expect(s.changes.slice(1).map((c) => [c.to, c.at])).toStrictEqual([
+      ['suspect', tickAt(suspectAt)],
+      ['dead', tickAt(deadAt)],
+    ]);
+  });
+
+  it('never waits past the hard cap', () => {
+    const s = setup({ detector: phiAccrualDetector({ ...phiOptions, acceptableHeartbeatPauseMs: 60_000 }) });
+    s.monitor.start(timing, false);
+    for (let t = 1000; t <= 8000; t += 1000) touchAt(s, t);
+    s.clock.advance(10_000);
+    // Suspicion has no pause; death would wait 60 s past the mean, but the cap is 3 s.
+    expect(s.changes.slice(1).map((c) => [c.to, c.at])).toStrictEqual([
+      ['suspect', tickAt(9153)],
+      ['dead', 8000 + 3000],
+    ]);
+  });
+
+  it('returns suspect → alive on any frame', () => {
+    const s = setup({ detector: phiAccrualDetector(phiOptions) });
+    s.monitor.start(timing, false);
+    for (let t = 1000; t <= 5000; t += 1000) touchAt(s, t);
+    s.clock.advanceTo(6200);
+    expect(s.monitor.state).toBe('suspect');
+    touchAt(s, 6210, false);
+    expect(s.monitor.status).toStrictEqual({ state: 'alive', cause: null, since: 6210 });
   });
 });

@@ -299,6 +299,18 @@ describe('TimingWheel', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('tells onTick listeners about a late tick before that tick’s due timers fire', () => {
+    const { clock, wheel, timer, fired } = setup(10);
+    const order: string[] = [];
+    wheel.onTick((now, late) => order.push(`tick ${now} late ${late}`));
+    timer('a', () => order.push('a fired')).schedule(20);
+    clock.advanceTo(10);
+    clock.stall(500);
+    clock.advance(0);
+    expect(order).toStrictEqual(['tick 10 late 0', 'tick 510 late 490', 'a fired']);
+    expect(fired).toStrictEqual([['a', 510]]);
+  });
+
   it('skips idle time without processing it when restarted', () => {
     const { clock, wheel, timer, fired } = setup(10);
     const ticks: number[] = [];

@@ -27,6 +27,16 @@ export class VirtualClock {
     this.scheduler.frame = target;
   }
 
+  /**
+   * The process stops for `ms` (SIGSTOP, a blocked event loop): the clock jumps ahead and
+   * everything that fell due meanwhile runs late, in order, at the next `advance`.
+   */
+  stall(ms: number): void {
+    const end = this.scheduler.frame + ms;
+    for (const action of this.scheduler.actions) action.delay = Math.max(action.delay, end);
+    this.scheduler.frame = end;
+  }
+
   /** Actions queued on the scheduler (0 once every timer driver has stopped). */
   get pending(): number {
     return this.scheduler.actions.length;

@@ -96,10 +96,11 @@ function helloOptions(o: Record<string, unknown>): HelloOptions {
 }
 
 function welcomeOptions(o: Record<string, unknown>): WelcomeOptions {
-  const out: { resumed?: boolean; ack?: number; minPingInterval?: number } = {};
+  const out: { resumed?: boolean; ack?: number; minPingInterval?: number; resumeWindow?: number } = {};
   if (o['resumed'] != null) out.resumed = o['resumed'] === true;
   if (o['ack'] != null) out.ack = uint([o['ack']], 0, 'welcome.options.ack');
   if (o['minPingInterval'] != null) out.minPingInterval = uint([o['minPingInterval']], 0, 'welcome.options.minPingInterval');
+  if (o['resumeWindow'] != null) out.resumeWindow = uint([o['resumeWindow']], 0, 'welcome.options.resumeWindow');
   return out;
 }
 

@@ -46,6 +46,7 @@ export const CloseCode = {
   GoingAway: 1001,
   ProtocolError: 1002,
   FrameTooLarge: 1009,
+  InternalError: 1011,
   HandshakeTimeout: 4000,
   HeartbeatTimeout: 4001,
   VersionMismatch: 4002,

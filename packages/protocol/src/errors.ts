@@ -16,6 +16,9 @@ export const ErrorCode = {
   NotConnected: 'ERR_VIGIL_NOT_CONNECTED',
   Closed: 'ERR_VIGIL_CLOSED',
   Rejected: 'ERR_VIGIL_REJECTED',
+  ResumeRejected: 'ERR_VIGIL_RESUME_REJECTED',
+  SocketOptionUnsupported: 'ERR_VIGIL_SOCKET_OPTION_UNSUPPORTED',
+  SocketOptionFailed: 'ERR_VIGIL_SOCKET_OPTION_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -38,6 +41,25 @@ export class ProtocolError extends VigilError {
     super(code, message, options);
     this.name = 'ProtocolError';
     this.closeCode = closeCode;
+  }
+}
+
+/**
+ * The server refused the session with a `close` (or the client refused the server's
+ * `welcome`): `closeCode` and `reason` say why. `final` when retrying cannot help
+ * (4002, 4003, 4004), so the client stopped; otherwise it keeps reconnecting.
+ */
+export class RejectedError extends VigilError {
+  readonly closeCode: number;
+  readonly reason: string;
+  readonly final: boolean;
+
+  constructor(closeCode: number, reason: string, final: boolean) {
+    super(ErrorCode.Rejected, `server refused the session (${closeCode}): ${reason}`);
+    this.name = 'RejectedError';
+    this.closeCode = closeCode;
+    this.reason = reason;
+    this.final = final;
   }
 }
 

@@ -28,4 +28,4 @@ export type {
 } from './messages.js';
 export { encodeMessage, decodeMessage } from './codec.js';
 export { FrameDecoder, encodeFrame, encodeFrameHeader } from './frame-decoder.js';
-export { ErrorCode, VigilError, ProtocolError, ConfigError } from './errors.js';
+export { ErrorCode, VigilError, ProtocolError, ConfigError, RejectedError } from './errors.js';

@@ -12,7 +12,10 @@ export interface HelloOptions {
   readonly interval?: number;
   /** Opaque credential for the server's authenticate hook. */
   readonly token?: string;
-  /** Resume a previous session: its id and the last data seq this client received in order. */
+  /**
+   * Resume a previous session: its id and the last data seq this client received in order.
+   * Sent only after a `welcome` that offered resume (`resumeWindow`); see docs/protocol.md §7.3.
+   */
   readonly resume?: { readonly session: string; readonly ack: number };
 }
 
@@ -33,6 +36,11 @@ export interface WelcomeOptions {
   readonly ack?: number;
   /** Minimum ms between client-initiated pings before the server counts strikes. */
   readonly minPingInterval?: number;
+  /**
+   * Present when this session is resumable: ms the server holds it after its transport
+   * ends. Both sides then acknowledge data and keep unacknowledged messages for replay.
+   */
+  readonly resumeWindow?: number;
 }
 
 /** `[2, version, sessionId, peerId, interval, timeout, serverTime, options]` */

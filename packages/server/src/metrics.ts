@@ -51,6 +51,8 @@ export function createMetrics(server: VigilServer<unknown, unknown>): Registry {
       this.reset();
       const counts = new Map<string, number>();
       for (const peer of server.peers.values()) {
+        // A detached session has no transport; `vigil_sessions_detached` counts it.
+        if (peer.sessionState === 'detached') continue;
         const key = `${peer.state}|${peer.transport}`;
         counts.set(key, (counts.get(key) ?? 0) + 1);
       }
@@ -136,6 +138,7 @@ export function createMetrics(server: VigilServer<unknown, unknown>): Registry {
       this.inc(server.health().stallMsTotal / 1000);
     },
   });
+  registerLimitAndResumeMetrics(registry, server);
   server.changes$.subscribe((c) => {
     if (c.to === 'dead') {
       deaths.inc({ cause: c.cause ?? 'unknown' });
@@ -144,4 +147,65 @@ export function createMetrics(server: VigilServer<unknown, unknown>): Registry {
   });
   server.rttSamples$.subscribe((ms) => rtt.observe(ms / 1000));
   return registry;
+}
+
+/** A counter read at scrape time from one of the server's labelled counts. */
+function labelledCount(registry: Registry, name: string, help: string, label: string, read: () => ReadonlyMap<string, number>): void {
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [value, n] of read()) this.inc({ [label]: value }, n);
+    },
+  });
+}
+
+/** Limits (refusals, ping strikes, goaways) and session resume (detached sessions, resumes, losses, replay memory). */
+function registerLimitAndResumeMetrics(registry: Registry, server: VigilServer<unknown, unknown>): void {
+  const counters = server.counters;
+  labelledCount(registry, 'vigil_connections_refused_total', 'Connections refused before or at the handshake, by reason.', 'reason', () => counters.refusedBy);
+  new Counter({
+    name: 'vigil_ping_strikes_total',
+    help: 'Client pings that came sooner than the advertised minPingInterval.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(counters.pingStrikes);
+    },
+  });
+  labelledCount(registry, 'vigil_goaways_total', 'goaway messages sent, by reason (draining, too-many-pings).', 'reason', () => counters.goaways);
+  labelledCount(registry, 'vigil_session_resumes_total', 'Session resume requests, by result.', 'result', () => counters.resumes);
+  labelledCount(registry, 'vigil_sessions_lost_total', 'Detached sessions that ended without being resumed, by cause.', 'cause', () => counters.sessionsLost);
+  new Gauge({
+    name: 'vigil_sessions_detached',
+    help: 'Sessions whose transport ended and that are held for their client to resume them.',
+    registers: [registry],
+    collect() {
+      let n = 0;
+      for (const peer of server.peers.values()) if (peer.sessionState === 'detached') n++;
+      this.set(n);
+    },
+  });
+  new Gauge({
+    name: 'vigil_replay_buffer_bytes',
+    help: 'Bytes of unacknowledged messages held for replay, over all sessions.',
+    registers: [registry],
+    collect() {
+      let bytes = 0;
+      for (const peer of server.peers.values()) bytes += peer.stream.replay?.bytes ?? 0;
+      this.set(bytes);
+    },
+  });
+  new Counter({
+    name: 'vigil_replay_overflows_total',
+    help: 'Sessions whose replay buffer passed its bound, so that they could no longer be resumed.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(counters.replayOverflows);
+    },
+  });
 }

@@ -1,19 +1,26 @@
 /**
- * `VigilServer`: accepts TCP and WebSocket connections, runs the handshake, and
- * keeps one `Peer` per client id under the liveness engine. Listens on 127.0.0.1
- * unless told otherwise; every limit has a default.
+ * `VigilServer`: accepts TCP and WebSocket connections (plain or TLS), runs the handshake
+ * (with an optional authenticate hook), and keeps one `Peer` per client id under the
+ * liveness engine; with resume on, a peer's session outlives its transport. Listens on
+ * 127.0.0.1 unless told otherwise; every limit has a default; drains gracefully.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   Connection,
   LivenessEngine,
+  backgroundTimeout,
+  resolveHiddenTimeout,
   negotiateTiming,
   resolveHeartbeatConfig,
   selectDetector,
+  SessionStream,
+  type Cause,
   type DetectorChoice,
+  type SessionChange,
   type PhiAccrualOptions,
   type StallGuardOptions,
   type HeartbeatConfig,
@@ -35,13 +42,27 @@ import {
   encodeMessage,
   type HelloMessage,
   type WelcomeMessage,
+  type WelcomeOptions,
+  type Visibility,
 } from '@vigil/protocol';
-import { TcpTransport, WsTransport, assertKernelOptionsUsable, type KernelSocketOptions } from '@vigil/transport';
+import {
+  TcpTransport,
+  WsTransport,
+  assertKernelOptionsUsable,
+  createHttpsListener,
+  createTlsListener,
+  type KernelSocketOptions,
+  type TlsServerOptions,
+} from '@vigil/transport';
 import { pino, type Logger } from 'pino';
 import { Subject, type Observable, type SchedulerLike } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { AUTH_DEFAULTS, runAuthenticate, type AuthOutcome, type Authenticate } from './authenticate.js';
+import { resolveDrain, spreadDelays, type DrainOptions, type DrainPlan } from './drain.js';
+import { PingStrikes, hostOf, resolveLimits, type ConnectionRateOptions, type RefusalReason, type ServerLimits } from './limits.js';
 import { LocalHealth, type LocalHealthOptions, type LocalHealthSnapshot } from './local-health.js';
 import { Peer, type PeerInfo } from './peer.js';
+import { judgeResume, resolveResume, resumableEnd, type ResumeOptions, type ResumeSettings } from './resume.js';
 
 export interface ListenOptions {
   /** Port; 0 picks a free one. */
@@ -69,6 +90,47 @@ export interface VigilServerOptions {
   readonly maxFrameBytes?: number;
   /** Most simultaneous connections (handshaking or live); more are refused with close 4008. Default 20000. */
   readonly maxConnections?: number;
+  /**
+   * New connections per remote IP address: a token bucket of `burst`, refilled at
+   * `perSecond`; beyond it a connection is refused with close 4009. False turns it off.
+   * Default 100 per second, burst 200.
+   */
+  readonly connectionRate?: ConnectionRateOptions | false;
+  /**
+   * Bytes a connection may hold unsent: a client that stops reading (its TCP window fills)
+   * is declared dead with cause `slow-consumer` and close 4005 once its backlog passes
+   * this. At least `maxFrameBytes`. Default 8 MiB.
+   */
+  readonly maxSendBufferBytes?: number;
+  /**
+   * Least ms between a client's own pings, advertised in `welcome.options.minPingInterval`;
+   * earlier pings are strikes. 0 turns the policy off. Default 1000.
+   */
+  readonly minPingIntervalMs?: number;
+  /** Early pings tolerated in a row; the next earns goaway and close 4006 (`too-many-pings`). Default 2. */
+  readonly maxPingStrikes?: number;
+  /**
+   * Checks each `hello` (its `options.token`) before `welcome`; may be async. A refusal
+   * closes with 4003 and its reason. See docs/resilience.md. Default: everyone may connect.
+   */
+  readonly authenticate?: Authenticate;
+  /** Ms the `authenticate` hook has; past it the client gets close 1011 and retries. Default 2000. */
+  readonly authTimeoutMs?: number;
+  /**
+   * Session resume: a client whose transport fails may come back within `windowMs` and
+   * carry on in the same session, both sides replaying what the other missed (no loss, no
+   * duplicate). `true` takes the defaults (30 s, 1024 messages, 1 MiB). Default: off.
+   */
+  readonly resume?: ResumeOptions | boolean;
+  /** TLS (PEM `cert` and `key`) for the TCP listener (`tls://`) and the server's own WebSocket listener (`wss://`). Default: plaintext. */
+  readonly tls?: TlsServerOptions;
+  /**
+   * Background mode: a client that reports its page `hidden`, `frozen` or `offline` (a
+   * `status` message; browser clients do) is declared dead only after this many ms of
+   * silence, not its normal timeout; `visible` restores the normal timing. Never below the
+   * peer's own timeout; 0 ignores `status`. See docs/browser.md. Default 60000.
+   */
+  readonly hiddenTimeoutMs?: number;
   /** Ms dead or closed peers stay listed in `snapshot()`. Default 60000. */
   readonly retainEndedMs?: number;
   /** Ms to wait for a client to close its side after an orderly close. Default 2000. */
@@ -100,6 +162,12 @@ export interface VigilServerOptions {
 export interface ServerAddresses {
   readonly tcp?: number;
   readonly ws?: number;
+}
+
+/** A peer's page visibility, as its `status` message reported it. */
+export interface PeerVisibility<Out> {
+  readonly peer: Peer<Out>;
+  readonly visibility: Visibility;
 }
 
 /** An application message from a peer. */
@@ -134,19 +202,43 @@ export class VigilServer<In = unknown, Out = unknown> {
   readonly rttSamples$: Observable<number> = this.rttSubject.asObservable();
   private readonly host: string;
   private readonly maxFrameBytes: number;
-  private readonly maxConnections: number;
+  private readonly limits: ServerLimits;
+  private readonly resume: ResumeSettings | null;
+  /** Sessions by id while resumable (attached or detached), with resume on. */
+  private readonly sessions = new Map<string, Peer<Out>>();
+  private readonly expiries = new Map<Peer<Out>, WheelTimer>();
+  private readonly sessionSubject = new Subject<SessionChange>();
   private readonly retainEndedMs: number;
   private readonly lingerMs: number;
+  private readonly hiddenTimeoutMs: number;
+  private readonly visibilitySubject = new Subject<PeerVisibility<Out>>();
+  private readonly visibilities = new WeakMap<Connection, Visibility>();
   private tcpServer: TcpServer | null = null;
   private wsServer: WebSocketServer | null = null;
-  private ownHttp: HttpServer | null = null;
+  private ownHttp: HttpServer | HttpsServer | null = null;
   private attached: { server: HttpServer; listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void } | null = null;
   private open = 0;
   private nextAnonymous = 1;
   private closing: Promise<void> | null = null;
   private readonly localHealth: LocalHealth;
   /** Counters for metrics; monotonically increasing. */
-  readonly counters = { accepted: 0, refused: 0, ended: new Map<string, number>() };
+  readonly counters = {
+    accepted: 0,
+    refused: 0,
+    ended: new Map<string, number>(),
+    /** Refusals by reason (`vigil_connections_refused_total`). */
+    refusedBy: new Map<RefusalReason, number>(),
+    /** Early client pings (`vigil_ping_strikes_total`). */
+    pingStrikes: 0,
+    /** `goaway`s sent, by reason: `draining`, `too-many-pings`. */
+    goaways: new Map<string, number>(),
+    /** Resume requests by result: `resumed`, `unknown-session`, `not-resumable`, `other-peer`, `rejected`. */
+    resumes: new Map<string, number>(),
+    /** Detached sessions that ended without being resumed, by cause. */
+    sessionsLost: new Map<string, number>(),
+    /** Sessions whose replay buffer passed its bound. */
+    replayOverflows: 0,
+  };
 
   constructor(private readonly options: VigilServerOptions = {}) {
     this.config = resolveHeartbeatConfig(options.heartbeat);
@@ -155,12 +247,14 @@ export class VigilServer<In = unknown, Out = unknown> {
     if (!Number.isInteger(this.maxFrameBytes) || this.maxFrameBytes < 64 || this.maxFrameBytes > MAX_FRAME_BYTES_LIMIT) {
       throw new ConfigError('maxFrameBytes', `must be an integer between 64 and ${MAX_FRAME_BYTES_LIMIT}, got ${String(options.maxFrameBytes)}`);
     }
-    this.maxConnections = options.maxConnections ?? 20_000;
-    if (!Number.isInteger(this.maxConnections) || this.maxConnections < 1) {
-      throw new ConfigError('maxConnections', `must be a positive integer, got ${String(options.maxConnections)}`);
+    this.limits = resolveLimits(options, this.maxFrameBytes);
+    this.resume = resolveResume(options.resume);
+    if (options.authTimeoutMs !== undefined && !(Number.isInteger(options.authTimeoutMs) && options.authTimeoutMs > 0)) {
+      throw new ConfigError('authTimeoutMs', `must be a positive integer number of ms, got ${String(options.authTimeoutMs)}`);
     }
     this.retainEndedMs = options.retainEndedMs ?? 60_000;
     this.lingerMs = options.lingerMs ?? 2000;
+    this.hiddenTimeoutMs = resolveHiddenTimeout(options.hiddenTimeoutMs);
     if (!options.tcp && !options.ws) throw new ConfigError('tcp', 'at least one of tcp or ws must be configured');
     if (options.kernel) assertKernelOptionsUsable(options.kernel);
     this.rootLogger = options.logger ?? pino({ level: 'silent' });
@@ -191,6 +285,11 @@ export class VigilServer<In = unknown, Out = unknown> {
     return this.messageSubject.asObservable();
   }
 
+  /** Every session's state changes: `detached` and `attached` again (a resume) with resume on, and `ended` for each peer. */
+  get sessionChanges$(): Observable<SessionChange> {
+    return this.sessionSubject.asObservable();
+  }
+
   /** Live peers by id. */
   get peers(): ReadonlyMap<string, Peer<Out>> {
     return this.live;
@@ -212,7 +311,10 @@ export class VigilServer<In = unknown, Out = unknown> {
     const out: { tcp?: number; ws?: number } = {};
     const { tcp, ws } = this.options;
     if (tcp) {
-      const server = createTcpServer({ noDelay: true }, (socket) => this.acceptTcp(socket));
+      const tls = this.options.tls;
+      const server = tls
+        ? createTlsListener(tls, this.config.handshakeTimeoutMs, (socket) => this.acceptTcp(socket), () => this.countRefusal('tls-error'))
+        : createTcpServer({ noDelay: true }, (socket) => this.acceptTcp(socket));
       this.tcpServer = server;
       out.tcp = await listenOn(server, tcp.port, tcp.host ?? this.host);
     }
@@ -232,13 +334,18 @@ export class VigilServer<In = unknown, Out = unknown> {
         ws.server.on('upgrade', listener);
         this.attached = { server: ws.server, listener };
       } else {
-        const http = createHttpServer((_req, res) => {
+        const upgradeRequired = (_req: IncomingMessage, res: ServerResponse): void => {
           res.writeHead(426, { 'content-type': 'text/plain' }).end('Vigil WebSocket endpoint: upgrade required\n');
-        });
+        };
+        const tls = this.options.tls;
+        const http = tls
+          ? createHttpsListener(tls, this.config.handshakeTimeoutMs, upgradeRequired, () => this.countRefusal('tls-error'))
+          : createHttpServer(upgradeRequired);
         // The hello deadline starts at the upgrade; bound the HTTP phase before it by the same
         // handshakeTimeoutMs, or an idle socket here lives until Node's 60 s headersTimeout.
         const deadlines = new WeakMap<Duplex, WheelTimer>();
-        http.on('connection', (socket: Socket) => {
+        // Over TLS the upgrade arrives on the TLS socket; its handshake is bounded by the listener.
+        http.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
           const deadline = this.engine.wheel.timer(() => socket.destroy());
           deadline.schedule(this.engine.now() + this.config.handshakeTimeoutMs);
           deadlines.set(socket, deadline);
@@ -279,26 +386,60 @@ export class VigilServer<In = unknown, Out = unknown> {
   /**
    * Stops accepting, closes every connection in order (a `close` with 1001 then
    * half-close), and resolves once all transports have ended (at most `lingerMs`).
+   * After `drain()`, resolves when the drain does.
    */
   close(): Promise<void> {
-    this.closing ??= this.shutdown();
+    this.closing ??= this.shutdown(null);
     return this.closing;
   }
 
-  private async shutdown(): Promise<void> {
+  /**
+   * Graceful drain for a deploy: stops accepting, sends each live client a `goaway` with
+   * its own reconnect delay, spread evenly with jitter over `windowMs` (so clients return
+   * to the next server in a smooth wave), closes each in order, and destroys whatever
+   * transport has not ended `deadlineMs` after the start. Detached sessions end (`goaway`).
+   * @throws ConfigError for a negative or non-integer window or deadline.
+   */
+  drain(options: DrainOptions = {}): Promise<void> {
+    const plan = resolveDrain(options, this.lingerMs);
+    this.closing ??= this.shutdown(plan);
+    return this.closing;
+  }
+
+  private async shutdown(drain: DrainPlan | null): Promise<void> {
     this.localHealth.stop();
     const stopped: Promise<void>[] = [];
     if (this.tcpServer) stopped.push(closeServer(this.tcpServer));
     if (this.ownHttp) stopped.push(closeServer(this.ownHttp));
     if (this.attached) this.attached.server.off('upgrade', this.attached.listener);
     const ends: Promise<unknown>[] = [];
+    const transports: Transport[] = [];
     for (const c of [...this.pending]) {
       ends.push(c.transport.closed);
+      transports.push(c.transport);
       c.close(CloseCode.GoingAway, 'server shutting down');
     }
-    for (const peer of [...this.live.values()]) {
-      ends.push(peer.connection.transport.closed);
-      peer.close(CloseCode.GoingAway, 'server shutting down');
+    const peers = [...this.live.values()];
+    const leaving = drain ? peers.filter((p) => p.sessionState === 'attached') : [];
+    const delays = drain ? spreadDelays(leaving.length, drain.windowMs, this.engine.random) : [];
+    for (const [i, peer] of leaving.entries()) {
+      const connection = peer.connection;
+      ends.push(connection.transport.closed);
+      transports.push(connection.transport);
+      this.goaway(connection, CloseCode.GoingAway, delays[i]!, drain!.reason, 'draining');
+      connection.close(CloseCode.GoingAway, drain!.reason, 'goaway');
+    }
+    for (const peer of peers) {
+      if (peer.sessionState === 'detached') this.endSession(peer, drain ? 'goaway' : 'local-close');
+      else if (drain === null) {
+        ends.push(peer.connection.transport.closed);
+        peer.close(CloseCode.GoingAway, 'server shutting down');
+      }
+    }
+    if (drain) {
+      await this.within(Promise.all(ends), drain.deadlineMs);
+      // The deadline: what has not closed its side by now is destroyed.
+      for (const t of transports) t.destroy('goaway');
     }
     await Promise.all(ends);
     this.wsServer?.close();
@@ -306,6 +447,8 @@ export class VigilServer<In = unknown, Out = unknown> {
     await Promise.all(stopped);
     this.connectionSubject.complete();
     this.messageSubject.complete();
+    this.sessionSubject.complete();
+    this.visibilitySubject.complete();
   }
 
   private acceptTcp(socket: Socket): void {
@@ -338,15 +481,30 @@ export class VigilServer<In = unknown, Out = unknown> {
 
   /** A socket whose kernel options could not be set (bestEffort off): refused, not served half-configured. */
   private kernelFailed(error: unknown, remote: string | undefined, destroy: () => void): void {
-    this.counters.refused++;
+    this.countRefusal('kernel-options');
     this.logger.error({ remote, err: error instanceof Error ? error.message : String(error) }, 'kernel socket options failed; connection refused');
     destroy();
   }
 
+  /** Why a new transport is refused before its handshake, or null to take it. */
+  private refusal(transport: Transport): [code: number, reason: string, why: RefusalReason] | null {
+    if (this.closing !== null) return [CloseCode.GoingAway, 'server shutting down', 'shutting-down'];
+    if (this.open >= this.limits.maxConnections) return [CloseCode.ServerFull, 'server full', 'server-full'];
+    const rate = this.limits.connectionRate;
+    if (rate !== null && !rate.take(hostOf(transport.remote), this.engine.now())) return [CloseCode.RateLimited, 'rate-limited: too many connections from this address', 'rate-limited'];
+    return null;
+  }
+
+  private countRefusal(why: RefusalReason): void {
+    this.counters.refused++;
+    this.counters.refusedBy.set(why, (this.counters.refusedBy.get(why) ?? 0) + 1);
+  }
+
   private accept(transport: Transport): void {
-    if (this.closing !== null || this.open >= this.maxConnections) {
-      this.counters.refused++;
-      const [code, reason] = this.closing ? [CloseCode.GoingAway, 'server shutting down'] : [CloseCode.ServerFull, 'server full'];
+    const refusal = this.refusal(transport);
+    if (refusal !== null) {
+      const [code, reason, why] = refusal;
+      this.countRefusal(why);
       transport.send(encodeMessage({ type: MessageType.Close, code, reason }));
       transport.close(code, reason);
       return;
@@ -354,63 +512,245 @@ export class VigilServer<In = unknown, Out = unknown> {
     this.open++;
     this.counters.accepted++;
     let peer: Peer<Out> | null = null;
+    let strikes: PingStrikes | null = null;
     const connection: Connection = new Connection(
       this.engine,
       transport,
       {
-        handshake: (m) => {
-          peer = this.handshake(connection, m);
-        },
+        handshake: (m) => this.handshake(connection, m, (p) => (peer = p)),
         rtt: (ms) => this.rttSubject.next(ms),
+        status: (m) => {
+          if (peer) this.reportedVisibility(peer, connection, m.visibility);
+        },
         data: (body) => {
           if (peer) this.messageSubject.next({ peer, message: body as In });
+        },
+        ping: () => {
+          strikes ??= new PingStrikes(this.limits.minPingIntervalMs, this.limits.maxPingStrikes);
+          this.pingPolicy(connection, strikes);
         },
         ended: (status) => {
           this.open--;
           this.pending.delete(connection);
           const cause = status.cause ?? 'unknown';
           this.counters.ended.set(cause, (this.counters.ended.get(cause) ?? 0) + 1);
-          if (peer) this.retire(peer);
+          if (peer) this.connectionEnded(peer, connection, status.cause);
           else this.logger.debug({ remote: transport.remote, cause, error: connection.error?.message }, 'connection ended before handshake');
         },
       },
       this.config.handshakeTimeoutMs,
       transport.remote,
+      { maxBufferedBytes: this.limits.maxSendBufferBytes },
     );
     if (!connection.ended) this.pending.add(connection);
   }
 
-  private handshake(connection: Connection, m: HelloMessage | WelcomeMessage): Peer<Out> {
+  /** Page visibility changes that peers report (browser clients), as they arrive. */
+  get visibility$(): Observable<PeerVisibility<Out>> {
+    return this.visibilitySubject.asObservable();
+  }
+
+  /** The page visibility `peer` last reported on its current connection; `visible` if it never did. */
+  visibilityOf(peer: Peer<Out>): Visibility {
+    return this.visibilities.get(peer.connection) ?? 'visible';
+  }
+
+  /** A `status` message: background mode stretches the peer's timeout (bounded) until it is visible again. */
+  private reportedVisibility(peer: Peer<Out>, connection: Connection, visibility: Visibility): void {
+    if (this.hiddenTimeoutMs === 0 || peer.connection !== connection) return;
+    const timing = connection.monitor.peerTiming;
+    if (timing === null) return;
+    const previous = this.visibilityOf(peer);
+    connection.monitor.setBackground(backgroundTimeout(visibility, timing, this.hiddenTimeoutMs));
+    if (visibility === 'visible') this.visibilities.delete(connection);
+    else this.visibilities.set(connection, visibility);
+    if (previous === visibility) return;
+    peer.logger.debug({ visibility, previous, timeoutMs: connection.monitor.backgroundTimeoutMs || timing.timeoutMs }, 'page visibility');
+    this.visibilitySubject.next({ peer, visibility });
+  }
+
+  /** A client ping: early ones are strikes; past the allowance, goaway `too-many-pings` and close 4006 (gRPC core's policy). */
+  private pingPolicy(connection: Connection, strikes: PingStrikes): void {
+    const verdict = strikes.observe(this.engine.now());
+    if (verdict === 'ok') return;
+    this.counters.pingStrikes++;
+    if (verdict === 'strike') return;
+    this.goaway(connection, CloseCode.TooManyPings, Math.max(1000, 2 * this.limits.minPingIntervalMs), 'too-many-pings', 'too-many-pings');
+    connection.close(CloseCode.TooManyPings, 'too-many-pings', 'too-many-pings');
+  }
+
+  private goaway(connection: Connection, code: number, reconnectDelay: number, reason: string, why: string): void {
+    this.counters.goaways.set(why, (this.counters.goaways.get(why) ?? 0) + 1);
+    connection.sendMessage({ type: MessageType.GoAway, code, reconnectDelay, reason });
+  }
+
+  private handshake(connection: Connection, m: HelloMessage | WelcomeMessage, bind: (peer: Peer<Out>) => void): void {
     if (m.type !== MessageType.Hello) throw new ProtocolError(ErrorCode.UnexpectedMessage, 'expected hello');
     if (m.version !== PROTOCOL_VERSION) {
+      this.countRefusal('version-mismatch');
       throw new ProtocolError(ErrorCode.VersionMismatch, `protocol version ${m.version} is not supported (server speaks ${PROTOCOL_VERSION})`, CloseCode.VersionMismatch);
     }
-    const id = m.clientId === '' ? `anon-${this.nextAnonymous++}` : m.clientId;
+    const hook = this.options.authenticate;
+    if (hook === undefined) {
+      const peer = this.admit(connection, m, { ok: true });
+      if (peer) bind(peer);
+      return;
+    }
+    const info = { remote: connection.transport.remote, transport: connection.transport.kind };
+    void runAuthenticate(hook, m, info, this.options.authTimeoutMs ?? AUTH_DEFAULTS.timeoutMs, this.engine.scheduler).then((outcome) => {
+      if (connection.ended) return;
+      if (!outcome.ok) {
+        this.countRefusal(outcome.kind);
+        this.logger.debug({ remote: info.remote, code: outcome.code, reason: outcome.reason }, 'hello refused by authenticate');
+        connection.close(outcome.code, outcome.reason, 'rejected');
+        return;
+      }
+      const peer = this.admit(connection, m, outcome);
+      if (peer) bind(peer);
+    });
+  }
+
+  /** Completes a handshake: resumes the session `hello` names if it may, else starts a new one. Null when refused. */
+  private admit(connection: Connection, m: HelloMessage, auth: AuthOutcome & { ok: true }): Peer<Out> | null {
+    const requested = auth.peerId ?? m.clientId;
+    const timing = negotiateTiming(this.config, m.options.interval);
+    const request = this.resume === null ? undefined : m.options.resume;
+    let resumeRefused = false;
+    if (request !== undefined && request.session !== '') {
+      const held = this.sessions.get(request.session);
+      const verdict = judgeResume(request, held && { id: held.id, stream: held.stream, ended: held.sessionState === 'ended' }, requested);
+      const result = verdict.kind === 'fresh' ? verdict.why : verdict.kind === 'resume' ? 'resumed' : 'rejected';
+      this.counters.resumes.set(result, (this.counters.resumes.get(result) ?? 0) + 1);
+      if (verdict.kind === 'reject') {
+        this.countRefusal('resume-rejected');
+        connection.close(CloseCode.ResumeRejected, verdict.reason, 'rejected');
+        return null;
+      }
+      if (verdict.kind === 'resume' && held !== undefined) {
+        this.resumeSession(held, connection, request.ack, timing);
+        return held;
+      }
+      resumeRefused = true;
+    }
+    const id = requested === '' ? `anon-${this.nextAnonymous++}` : requested;
     const previous = this.live.get(id);
-    if (previous) previous.connection.close(CloseCode.Replaced, 'replaced by a newer session', 'replaced');
+    if (previous?.sessionState === 'detached') this.endSession(previous, 'replaced');
+    else if (previous) previous.connection.close(CloseCode.Replaced, 'replaced by a newer session', 'replaced');
     const reconnects = this.sessionsById.get(id) ?? 0;
     this.sessionsById.set(id, reconnects + 1);
     if (this.sessionsById.size > RETAIN_LIMIT * 2) this.sessionsById.delete(this.sessionsById.keys().next().value!);
-    const timing = negotiateTiming(this.config, m.options.interval);
     const sessionId = randomUUID();
+    const stream = new SessionStream(this.resume?.replay ?? null);
+    connection.attach(stream);
     const peer = new Peer<Out>(id, sessionId, connection, this.engine.now(), reconnects, this.rootLogger);
+    if (auth.meta) for (const [key, value] of Object.entries(auth.meta)) peer.meta.set(key, value);
+    if (this.resume !== null) {
+      this.sessions.set(sessionId, peer);
+      stream.onOverflow = () => this.replayOverflow(peer);
+      peer.endDetached = (cause) => this.endSession(peer, cause);
+    }
     connection.monitor.id = id;
     this.pending.delete(connection);
     this.live.set(id, peer);
-    connection.sendMessage({
-      type: MessageType.Welcome,
-      version: PROTOCOL_VERSION,
-      sessionId,
-      peerId: id,
-      interval: timing.intervalMs,
-      timeout: timing.timeoutMs,
-      serverTime: Date.now(),
-      options: {},
-    });
+    this.welcome(connection, peer, timing, resumeRefused ? false : undefined);
     connection.start(timing, true);
     peer.logger.debug({ transport: peer.transport, remote: peer.remote, intervalMs: timing.intervalMs }, 'peer joined');
     this.connectionSubject.next(peer);
     return peer;
+  }
+
+  private welcome(connection: Connection, peer: Peer<Out>, timing: { intervalMs: number; timeoutMs: number }, resumed: boolean | undefined): void {
+    const options: WelcomeOptions = {
+      ...(resumed === undefined ? {} : { resumed }),
+      ...(this.limits.minPingIntervalMs > 0 ? { minPingInterval: this.limits.minPingIntervalMs } : {}),
+      ...(this.resume === null ? {} : { resumeWindow: this.resume.windowMs, ack: peer.stream.inSeq }),
+    };
+    connection.sendMessage({
+      type: MessageType.Welcome,
+      version: PROTOCOL_VERSION,
+      sessionId: peer.sessionId,
+      peerId: peer.id,
+      interval: timing.intervalMs,
+      timeout: timing.timeoutMs,
+      serverTime: Date.now(),
+      options,
+    });
+  }
+
+  /**
+   * A resume: the session carries on over `connection`. Any connection still attached is
+   * dropped (its client has moved on), the welcome says `resumed` with our ack, then
+   * everything after the client's ack is replayed, in order.
+   */
+  private resumeSession(peer: Peer<Out>, connection: Connection, clientAck: number, timing: { intervalMs: number; timeoutMs: number; suspectAfterMs: number; jitter: number }): void {
+    const now = this.engine.now();
+    this.expiries.get(peer)?.cancel();
+    this.expiries.delete(peer);
+    const old = peer.connection;
+    peer.rebind(connection);
+    if (!old.ended) {
+      this.emitSession(peer.setSession('detached', 'replaced', now));
+      old.kill('replaced', CloseCode.Replaced, 'session resumed on a newer connection');
+    }
+    connection.monitor.id = peer.id;
+    connection.attach(peer.stream);
+    this.pending.delete(connection);
+    this.welcome(connection, peer, timing, true);
+    connection.start(timing, true);
+    this.emitSession(peer.setSession('attached', null, now));
+    const replayed = connection.replayFrom(clientAck);
+    peer.logger.debug({ transport: peer.transport, remote: peer.remote, replayed, resumes: peer.resumes }, 'session resumed');
+  }
+
+  /** A peer's connection ended: its session detaches if it may be resumed, else ends. */
+  private connectionEnded(peer: Peer<Out>, connection: Connection, cause: Cause | null): void {
+    // Superseded by a resume on a newer connection: the session lives on there.
+    if (peer.connection !== connection) return;
+    const resume = this.resume;
+    if (resume !== null && this.closing === null && peer.sessionState === 'attached' && peer.resumable && resumableEnd(cause, connection.peerClose?.code)) {
+      const now = this.engine.now();
+      this.emitSession(peer.setSession('detached', cause, now));
+      const expiry = this.engine.wheel.timer(() => this.endSession(peer, 'resume-expired'));
+      expiry.schedule(now + resume.windowMs);
+      this.expiries.set(peer, expiry);
+      peer.logger.debug({ cause, windowMs: resume.windowMs, backlog: peer.backlog }, 'session detached; held for resume');
+      return;
+    }
+    this.endSession(peer, cause);
+  }
+
+  /** Ends a session for good (idempotent) and retires its peer. */
+  private endSession(peer: Peer<Out>, cause: Cause | null): void {
+    this.expiries.get(peer)?.cancel();
+    this.expiries.delete(peer);
+    const wasDetached = peer.sessionState === 'detached';
+    const change = peer.setSession('ended', cause, this.engine.now());
+    if (change === null) return;
+    if (wasDetached) this.counters.sessionsLost.set(cause ?? 'unknown', (this.counters.sessionsLost.get(cause ?? 'unknown') ?? 0) + 1);
+    this.sessions.delete(peer.sessionId);
+    this.emitSession(change);
+    this.retire(peer);
+  }
+
+  private emitSession(change: SessionChange | null): void {
+    if (change !== null) this.sessionSubject.next(change);
+  }
+
+  /** A session's replay buffer passed its bound: it can no longer be resumed (and a detached one ends now). */
+  private replayOverflow(peer: Peer<Out>): void {
+    this.counters.replayOverflows++;
+    peer.logger.warn({ backlogBound: this.resume?.replay }, 'replay buffer bound passed; session no longer resumable');
+    if (peer.sessionState === 'detached') this.endSession(peer, 'resume-overflow');
+  }
+
+  private within(promise: Promise<unknown>, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = this.engine.scheduler.schedule(() => resolve(), ms);
+      void promise.then(() => {
+        timer.unsubscribe();
+        resolve();
+      });
+    });
   }
 
   private retire(peer: Peer<Out>): void {

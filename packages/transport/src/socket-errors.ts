@@ -14,6 +14,12 @@ export function causeOfSocketError(error: (Error & { code?: string }) | undefine
     case 'ECONNABORTED':
       return 'reset';
     case 'ETIMEDOUT':
+    // An established connection's timeout abort reports the last soft ICMP error
+    // instead of ETIMEDOUT when one was recorded (tcp_write_err: sk_err_soft).
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EHOSTDOWN':
+    case 'ENETDOWN':
       return userTimeoutSet ? 'kernel-user-timeout' : 'kernel-keepalive';
     default:
       return 'transport-error';

@@ -5,9 +5,10 @@
  */
 import { CloseCode, ErrorCode, ProtocolError } from '@vigil/protocol';
 import type { Cause, Transport, TransportEnd } from '@vigil/core';
-import { Subject, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import WebSocket from 'ws';
 import type { Socket } from 'node:net';
+import { FrameStream } from './internal/frame-stream.js';
 import { causeOfSocketError } from './socket-errors.js';
 import { applyKernelOptions, type AppliedKernelOptions, type KernelSocketOptions } from './socket-options.js';
 
@@ -42,7 +43,7 @@ export class WsTransport implements Transport {
   readonly remote: string;
   readonly frames: Observable<Uint8Array>;
   readonly closed: Promise<TransportEnd>;
-  private readonly subject = new Subject<Uint8Array>();
+  private readonly subject = new FrameStream();
   private localCause: Cause | null = null;
   private error: (Error & { code?: string }) | undefined;
   /** What applying `options.kernel` achieved; null without kernel options. */
@@ -54,7 +55,7 @@ export class WsTransport implements Transport {
     private readonly options: WsTransportOptions,
   ) {
     this.remote = options.remote;
-    this.frames = this.subject.asObservable();
+    this.frames = this.subject;
     ws.binaryType = 'nodebuffer';
     const socket = options.socket;
     this.kernel = socket && options.kernel ? applyKernelOptions(socket, options.kernel, options.onKernelWarning) : null;
@@ -76,7 +77,8 @@ export class WsTransport implements Transport {
       }
     });
     this.closed = new Promise((resolve) => {
-      ws.once('close', () => {
+      // `on`, not `once`: 'close' comes once, and `once` costs a wrapper per connection.
+      ws.on('close', () => {
         this.subject.complete();
         if (this.localCause !== null) resolve({ cause: this.localCause });
         else if (this.error?.code?.startsWith('WS_ERR_')) resolve({ cause: 'protocol-error', error: this.error });
