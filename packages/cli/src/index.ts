@@ -9,5 +9,7 @@ export { runServe, parseServeArgs, SERVE_USAGE } from './commands/serve.js';
 export type { ServeOptions, ListeningEvent, StateEvent } from './commands/serve.js';
 export { runConnect, parseConnectArgs, CONNECT_USAGE } from './commands/connect.js';
 export type { ConnectOptions, ClientStateEvent } from './commands/connect.js';
+export { runLoad, parseLoadArgs, LOAD_USAGE, LOAD_DEFAULTS } from './commands/load.js';
+export type { LoadOptions } from './commands/load.js';
 export { runDemo, parseDemoArgs, DEMO_USAGE } from './commands/demo.js';
 export type { DemoOptions } from './commands/demo.js';

@@ -3,7 +3,7 @@
  * (`/api/peers`, `/api/events`, `/metrics`). Stdout carries JSON lines only: one
  * `listening` line with the bound ports, then one `state` line per peer state change.
  */
-import { resolveHeartbeatConfig, type HeartbeatOptions, type StateChange } from '@vigil/core';
+import { resolveHeartbeatConfig, selectDetector, type HeartbeatOptions, type PhiAccrualOptions, type StateChange } from '@vigil/core';
 import { ConfigError } from '@vigil/protocol';
 import { createDashboardHandler } from '@vigil/dashboard';
 import { VigilServer, serveHttpApi, type HttpApiServer } from '@vigil/server';
@@ -25,12 +25,19 @@ Options:
                      (neither --tcp nor --ws: both, on free ports)
   --http PORT        HTTP: the live dashboard at /, GET /api/peers, /api/events,
                      /metrics (default: off)
+  --detector NAME    failure detector: fixed or phi (default fixed)
+  --phi-suspect PHI  phi at which a peer turns suspect, with --detector phi (default 3)
+  --phi-dead PHI     phi at which a peer is dead, above --phi-suspect (default 8)
+  --phi-pause MS     acceptable heartbeat pause before death (default 1.25 x --interval)
+  --no-stall-guard   judge raw silence: do not excuse this process's own stalls
   --token TOKEN      require "Authorization: Bearer TOKEN" on every HTTP route
                      (the dashboard takes it as ?token=)
   --interval MS      heartbeat interval (default 2000)
   --timeout MS       silence after which a peer is dead; above --interval
                      (default 3 x --interval, or 6000)
   --log-level LEVEL  fatal, error, warn, info, debug, trace or silent (default info)
+  --workers K        run K worker processes behind the same ports (node:cluster),
+                     with one HTTP API and dashboard for all of them (1 to 64)
   -h, --help         show this help
 
 Exit status: 0 after a signal, 1 if a port cannot be bound, 2 for bad flags.`;
@@ -44,6 +51,12 @@ const FLAGS = {
   timeout: { type: 'string' },
   'log-level': { type: 'string' },
   token: { type: 'string' },
+  detector: { type: 'string' },
+  'phi-suspect': { type: 'string' },
+  'phi-dead': { type: 'string' },
+  'phi-pause': { type: 'string' },
+  'no-stall-guard': { type: 'boolean' },
+  workers: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -58,6 +71,48 @@ export interface ServeOptions {
   readonly logLevel: LogLevel;
   /** Bearer token guarding every HTTP route; undefined for none. */
   readonly token: string | undefined;
+  readonly detector: 'fixed' | 'phi';
+  readonly phi: PhiAccrualOptions | undefined;
+  readonly stallGuard: boolean;
+  /** Worker processes (`--workers`); absent: one process. */
+  readonly workers?: number;
+}
+
+/** The `serve` flag naming each phi config field a `ConfigError` can blame. */
+const FLAG_OF_PHI_FIELD: Readonly<Record<string, string>> = {
+  'phi.suspectThreshold': '--phi-suspect',
+  'phi.deadThreshold': '--phi-dead',
+  'phi.acceptableHeartbeatPauseMs': '--phi-pause',
+  'phi.suspectHeartbeatPauseMs': '--phi-pause',
+};
+
+function parsePhi(flag: string, raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value <= 0) throw new UsageError('serve', flag, `${flag} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+function parseDetectorFlags(flags: {
+  detector?: string | undefined;
+  'phi-suspect'?: string | undefined;
+  'phi-dead'?: string | undefined;
+  'phi-pause'?: string | undefined;
+}): { detector: 'fixed' | 'phi'; phi: PhiAccrualOptions | undefined } {
+  const detector = flags.detector ?? 'fixed';
+  if (detector !== 'fixed' && detector !== 'phi') throw new UsageError('serve', '--detector', `--detector must be fixed or phi, got "${detector}"`);
+  const phi: { suspectThreshold?: number; deadThreshold?: number; acceptableHeartbeatPauseMs?: number } = {};
+  if (flags['phi-suspect'] !== undefined) phi.suspectThreshold = parsePhi('--phi-suspect', flags['phi-suspect']);
+  if (flags['phi-dead'] !== undefined) phi.deadThreshold = parsePhi('--phi-dead', flags['phi-dead']);
+  if (flags['phi-pause'] !== undefined) phi.acceptableHeartbeatPauseMs = parseMs('serve', '--phi-pause', flags['phi-pause']);
+  const given = Object.keys(phi);
+  if (detector !== 'phi' && given.length > 0) throw new UsageError('serve', '--detector', '--phi-* flags need --detector phi');
+  try {
+    selectDetector(detector, given.length > 0 ? phi : undefined)({ intervalMs: 1000, suspectAfterMs: 1500, timeoutMs: 3000, jitter: 0.1 }, 0);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError('serve', FLAG_OF_PHI_FIELD[error.field] ?? '--detector', error.message);
+    throw error;
+  }
+  return { detector, phi: given.length > 0 ? phi : undefined };
 }
 
 /** The `serve` flag naming each heartbeat config field a `ConfigError` can blame. */
@@ -116,7 +171,16 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions | 'help' {
   }
   const logLevel = flags['log-level'] === undefined ? 'info' : parseLogLevel('serve', '--log-level', flags['log-level']);
   if (flags.token !== undefined && flags.token.length < 8) throw new UsageError('serve', '--token', '--token must be at least 8 characters');
-  return { host, tcp, ws, http, heartbeat, logLevel, token: flags.token };
+  const { detector, phi } = parseDetectorFlags(flags);
+  const workers = flags.workers === undefined ? undefined : parseWorkers(flags.workers);
+  return { host, tcp, ws, http, heartbeat, logLevel, token: flags.token, detector, phi, stallGuard: flags['no-stall-guard'] !== true, ...(workers === undefined ? {} : { workers }) };
+}
+
+/** `--workers K`: 1 to 64 worker processes. @throws UsageError */
+function parseWorkers(raw: string): number {
+  const n = /^\d{1,2}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(n >= 1 && n <= 64)) throw new UsageError('serve', '--workers', `--workers must be a whole number from 1 to 64, got "${raw}"`);
+  return n;
 }
 
 /** The `listening` line: every requested listener's bound port, in tcp, ws, http order. */
@@ -143,7 +207,7 @@ export interface StateEvent {
 /** Most time allowed for an orderly close before leaving anyway, ms (the server lingers up to 2000). */
 const SHUTDOWN_DEADLINE_MS = 4000;
 
-function describeListenError(error: unknown): string {
+export function describeListenError(error: unknown): string {
   const e = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
   if (e.code === 'EADDRINUSE') return `cannot listen on ${e.address ?? '?'}:${e.port ?? '?'}: address already in use`;
   if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `cannot listen on ${e.address ?? e.hostname ?? '?'}: no such local address`;
@@ -158,6 +222,7 @@ export async function runServe(argv: readonly string[]): Promise<ExitCode> {
     writeLine(SERVE_USAGE);
     return ExitCode.Ok;
   }
+  if (options.workers !== undefined) return (await import('./serve-workers.js')).runServeWorkers(options, options.workers);
   const logger = createCliLogger(options.logLevel, 'serve');
   const cli = cliLogger(logger);
   const shutdown = shutdownRequest();
@@ -166,6 +231,9 @@ export async function runServe(argv: readonly string[]): Promise<ExitCode> {
     ...(options.tcp !== null ? { tcp: { port: options.tcp } } : {}),
     ...(options.ws !== null ? { ws: { port: options.ws } } : {}),
     heartbeat: options.heartbeat,
+    detector: options.detector,
+    ...(options.phi ? { phi: options.phi } : {}),
+    ...(options.stallGuard ? {} : { stallGuard: false as const }),
     logger,
   });
 

@@ -19,7 +19,7 @@ afterEach(async () => {
 
 describe('parseServeArgs', () => {
   it('listens on tcp and ws on free ports when neither is given', () => {
-    expect(parseServeArgs([])).toEqual({ host: '127.0.0.1', tcp: 0, ws: 0, http: null, heartbeat: {}, logLevel: 'info' });
+    expect(parseServeArgs([])).toEqual({ host: '127.0.0.1', tcp: 0, ws: 0, http: null, heartbeat: {}, logLevel: 'info', token: undefined, detector: 'fixed', phi: undefined, stallGuard: true });
   });
 
   it('keeps exactly the listeners asked for', () => {
@@ -30,6 +30,16 @@ describe('parseServeArgs', () => {
       http: 0,
       heartbeat: { intervalMs: 200, timeoutMs: 800 },
       logLevel: 'warn',
+      token: undefined, detector: 'fixed', phi: undefined, stallGuard: true,
+    });
+  });
+
+  it('takes the phi detector with its thresholds, a token, and turns the stall guard off', () => {
+    expect(parseServeArgs(['--detector', 'phi', '--phi-suspect', '2.5', '--phi-dead', '9', '--phi-pause', '1500', '--token', 'sekrit-token', '--no-stall-guard'])).toMatchObject({
+      detector: 'phi',
+      phi: { suspectThreshold: 2.5, deadThreshold: 9, acceptableHeartbeatPauseMs: 1500 },
+      token: 'sekrit-token',
+      stallGuard: false,
     });
   });
 
@@ -53,6 +63,11 @@ describe('parseServeArgs', () => {
     [['--help=yes'], '--help', '--help does not take a value'],
     [['--log-level', 'loud'], '--log-level', '--log-level must be one of'],
     [['--host', ''], '--host', '--host must not be empty'],
+    [['--detector', 'gossip'], '--detector', '--detector must be fixed or phi'],
+    [['--phi-dead', '9'], '--detector', '--phi-* flags need --detector phi'],
+    [['--detector', 'phi', '--phi-suspect', 'x'], '--phi-suspect', '--phi-suspect must be a positive number'],
+    [['--detector', 'phi', '--phi-suspect', '9', '--phi-dead', '3'], '--phi-dead', 'must be a number above suspectThreshold'],
+    [['--token', 'short'], '--token', '--token must be at least 8 characters'],
   ])('refuses %j, naming %s', (argv, flag, message) => {
     let error: unknown;
     try {
