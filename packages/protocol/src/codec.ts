@@ -53,7 +53,8 @@ function malformed(what: string): ProtocolError {
 function num(a: readonly unknown[], i: number, name: string): number {
   const v = a[i];
   if (typeof v !== 'number' || !Number.isFinite(v)) throw malformed(`${name} must be a finite number`);
-  return v;
+  // -0 would not survive a re-encode (msgpackr writes it as integer 0): decode it as 0.
+  return v + 0;
 }
 
 function uint(a: readonly unknown[], i: number, name: string): number {

@@ -103,6 +103,13 @@ describe('decodeMessage byte fixtures', () => {
     expect(decodeMessage(bytes(0x95, 0x04, 0x01, 0x02, 0x03, 0xc0))).toStrictEqual({ type: 4, seq: 1, echoTs: 2, time: 3 });
   });
 
+  it('decodes a float -0 timestamp as 0, so the message re-encodes to itself', () => {
+    // [3, 1, float64 -0]
+    const decoded = decodeMessage(bytes(0x93, 0x03, 0x01, 0xcb, 0x80, 0, 0, 0, 0, 0, 0, 0));
+    expect(Object.is((decoded as { ts: number }).ts, 0)).toBe(true);
+    expect(decodeMessage(encodeMessage(decoded))).toEqual(decoded);
+  });
+
   it('reads nil hello options as an empty options map', () => {
     expect(decodeMessage(bytes(0x94, 0x01, 0x01, 0xa0, 0xc0))).toStrictEqual({ type: 1, version: 1, clientId: '', options: {} });
     expect(decodeMessage(bytes(0x93, 0x01, 0x01, 0xa0))).toStrictEqual({ type: 1, version: 1, clientId: '', options: {} });
