@@ -117,7 +117,8 @@ test(
     expect(histogram([...delays.values()], WINDOW_MS, BUCKETS)).toEqual([...new Array<number>(BUCKETS).fill(fair), 0]);
     // Each honoured its delay (never early; the wheel and a busy loop may make it a little late).
     expect(late[0]!).toBeGreaterThanOrEqual(-2);
-    expect(Math.max(...offsets)).toBeLessThan(WINDOW_MS + 2000);
+    // Reconnect latency after the delay is the loaded machine's, not the drain's: bounded loosely.
+    expect(Math.max(...offsets)).toBeLessThan(WINDOW_MS + 8000);
     const text = await metrics.getSingleMetricAsString('vigil_goaways_total');
     expect(text).toContain(`vigil_goaways_total{reason="draining"} ${CLIENTS}`);
     expect(drainMs).toBeLessThan(WINDOW_MS + 500);
