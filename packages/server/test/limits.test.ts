@@ -12,20 +12,9 @@ import { ConnectionRateLimiter, LIMIT_DEFAULTS, PingStrikes, VigilServer, create
 import { TcpTransport, WsTransport } from '@vigil/transport';
 import type { Socket } from 'node:net';
 import type { Registry } from 'prom-client';
-import { config as rxConfig } from 'rxjs';
-import { RawTcpPeer, RawWsPeer, Teardown, until } from './support/loopback.js';
+import { RawTcpPeer, RawWsPeer, loopbackHooks, until } from './support/loopback.js';
 
-const teardown = new Teardown();
-const unhandled: unknown[] = [];
-beforeEach(() => {
-  unhandled.length = 0;
-  rxConfig.onUnhandledError = (error) => unhandled.push(error);
-});
-afterEach(async () => {
-  rxConfig.onUnhandledError = null;
-  await teardown.run();
-  expect(unhandled).toEqual([]);
-});
+const { teardown } = loopbackHooks();
 
 async function startServer(kind: 'tcp' | 'ws', options: Partial<VigilServerOptions>): Promise<{ server: VigilServer; port: number; registry: Registry }> {
   const server = new VigilServer({ [kind]: { port: 0 }, lingerMs: 300, ...options });
@@ -244,5 +233,11 @@ describe('PingStrikes', () => {
     expect([0, 10, 20].map((t) => s.observe(t))).toEqual(['ok', 'strike', 'strike']);
     expect(s.observe(200)).toBe('ok');
     expect([210, 220, 230].map((t) => s.observe(t))).toEqual(['strike', 'strike', 'flood']);
+  });
+
+  test('a ping sent on time but arriving early by jitter is no strike; under half the minimum is', () => {
+    const s = new PingStrikes(100, 0);
+    expect([0, 130, 180].map((t) => s.observe(t))).toEqual(['ok', 'ok', 'ok']);
+    expect(s.observe(229)).toBe('flood');
   });
 });
