@@ -17,20 +17,9 @@ import { VigilServer, createMetrics, type Authenticate, type VigilServerOptions 
 import { TcpTransport, WsTransport } from '@vigil/transport';
 import { connect } from 'node:net';
 import type { Registry } from 'prom-client';
-import { config as rxConfig } from 'rxjs';
-import { Teardown, until } from './support/loopback.js';
+import { loopbackHooks, until } from './support/loopback.js';
 
-const teardown = new Teardown();
-const unhandled: unknown[] = [];
-beforeEach(() => {
-  unhandled.length = 0;
-  rxConfig.onUnhandledError = (error) => unhandled.push(error);
-});
-afterEach(async () => {
-  rxConfig.onUnhandledError = null;
-  await teardown.run();
-  expect(unhandled).toEqual([]);
-});
+const { teardown } = loopbackHooks();
 
 async function startServer(options: Partial<VigilServerOptions>): Promise<{ server: VigilServer<string, string>; tcp: number; ws: number; registry: Registry }> {
   const server = new VigilServer<string, string>({ tcp: { port: 0 }, ws: { port: 0 }, lingerMs: 300, ...options });

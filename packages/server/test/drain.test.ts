@@ -11,25 +11,14 @@ import { monotonicNow } from '@vigil/core';
 import { CloseCode, FrameDecoder, MessageType, PROTOCOL_VERSION, decodeMessage, encodeFrame, encodeMessage } from '@vigil/protocol';
 import { connect } from 'node:net';
 import { VigilServer, createMetrics, spreadDelays } from '@vigil/server';
-import { config as rxConfig } from 'rxjs';
-import { RawTcpPeer, Teardown, until } from './support/loopback.js';
+import { RawTcpPeer, loopbackHooks, until } from './support/loopback.js';
 
 const SOAK = process.env['VIGIL_SOAK'] === '1';
 const CLIENTS = SOAK ? 1000 : 300;
 const WINDOW_MS = SOAK ? 5000 : 2000;
 const BUCKETS = 10;
 
-const teardown = new Teardown();
-const unhandled: unknown[] = [];
-beforeEach(() => {
-  unhandled.length = 0;
-  rxConfig.onUnhandledError = (error) => unhandled.push(error);
-});
-afterEach(async () => {
-  rxConfig.onUnhandledError = null;
-  await teardown.run();
-  expect(unhandled).toEqual([]);
-});
+const { teardown } = loopbackHooks();
 
 /** Counts per tenth (`buckets`) of the window; arrivals after the window (reconnect latency) in one extra bin at the end. */
 function histogram(offsets: readonly number[], windowMs: number, buckets: number): number[] {

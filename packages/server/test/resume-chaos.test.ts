@@ -11,8 +11,7 @@ import type { Transport } from '@vigil/core';
 import { VigilServer, type Peer } from '@vigil/server';
 import { TcpTransport, WsTransport } from '@vigil/transport';
 import type { Socket } from 'node:net';
-import { config as rxConfig } from 'rxjs';
-import { Teardown, until } from './support/loopback.js';
+import { loopbackHooks, until } from './support/loopback.js';
 
 type Kind = 'tcp' | 'ws';
 const SOAK = process.env['VIGIL_SOAK'] === '1';
@@ -24,16 +23,7 @@ const HIGH_WATER = 6000;
 const CUTS = ['client-destroy', 'server-destroy', 'client-freeze', 'server-freeze'] as const;
 type Cut = (typeof CUTS)[number];
 
-const teardown = new Teardown();
-const unhandled: unknown[] = [];
-beforeEach(() => {
-  unhandled.length = 0;
-  rxConfig.onUnhandledError = (error) => unhandled.push(error);
-});
-afterEach(async () => {
-  rxConfig.onUnhandledError = null;
-  await teardown.run();
-});
+const { teardown, unhandled } = loopbackHooks();
 
 /** Checks a stream of numbers arrives as 1, 2, 3, ... and counts what does not. */
 class Receiver {

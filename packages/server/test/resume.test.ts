@@ -9,23 +9,12 @@ import { VigilClient, nodeTransportFactory, type SessionLost, type TransportFact
 import type { SessionChange, Transport } from '@vigil/core';
 import { CloseCode, ErrorCode, MessageType, PROTOCOL_VERSION, type Message, type WelcomeMessage } from '@vigil/protocol';
 import { VigilServer, type Peer, type VigilServerOptions } from '@vigil/server';
-import { config as rxConfig } from 'rxjs';
-import { RawTcpPeer, Teardown, until } from './support/loopback.js';
+import { RawTcpPeer, loopbackHooks, until } from './support/loopback.js';
 
 type Kind = 'tcp' | 'ws';
 const HEARTBEAT = { intervalMs: 100, timeoutMs: 400, handshakeTimeoutMs: 2000 } as const;
 
-const teardown = new Teardown();
-const unhandled: unknown[] = [];
-beforeEach(() => {
-  unhandled.length = 0;
-  rxConfig.onUnhandledError = (error) => unhandled.push(error);
-});
-afterEach(async () => {
-  rxConfig.onUnhandledError = null;
-  await teardown.run();
-  expect(unhandled).toEqual([]);
-});
+const { teardown } = loopbackHooks();
 
 /** A transport factory the test can hold shut, so the client stays away as long as it likes. */
 class Gate {

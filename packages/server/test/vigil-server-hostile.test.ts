@@ -9,8 +9,7 @@ import { VigilClient } from '@vigil/client';
 import { type StateChange } from '@vigil/core';
 import { CloseCode, MessageType, encodeFrame, encodeMessage, type Message } from '@vigil/protocol';
 import { VigilServer } from '@vigil/server';
-import { config as rxConfig } from 'rxjs';
-import { RawTcpPeer, RawWsPeer, Teardown, firstMatch, garbage, until } from './support/loopback.js';
+import { RawTcpPeer, RawWsPeer, loopbackHooks, firstMatch, garbage, until } from './support/loopback.js';
 
 type Kind = 'tcp' | 'ws';
 interface Counter {
@@ -20,16 +19,7 @@ interface Counter {
 const HEARTBEAT = { intervalMs: 100, timeoutMs: 400, handshakeTimeoutMs: 2000 } as const;
 const MAX_FRAME_BYTES = 64 * 1024;
 
-const teardown = new Teardown();
-const unhandled: unknown[] = [];
-beforeEach(() => {
-  unhandled.length = 0;
-  rxConfig.onUnhandledError = (error) => unhandled.push(error);
-});
-afterEach(async () => {
-  rxConfig.onUnhandledError = null;
-  await teardown.run();
-});
+const { teardown, unhandled } = loopbackHooks();
 
 /** A well-behaved client echoing a counter with the server every few ms for the whole test. */
 class Steady {

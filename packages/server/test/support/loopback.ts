@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { monotonicNow } from '@vigil/core';
 import { FrameDecoder, WS_SUBPROTOCOL, decodeMessage, encodeFrame, encodeMessage, type Message } from '@vigil/protocol';
-import { filter, firstValueFrom, throwError, timeout, type Observable } from 'rxjs';
+import { config as rxConfig, filter, firstValueFrom, throwError, timeout, type Observable } from 'rxjs';
 import WebSocket from 'ws';
 
 /** The repository root (cwd for child processes, so `--import tsx` resolves). */
@@ -36,6 +36,25 @@ export class Teardown {
     }
     if (errors.length > 0) throw errors[0];
   }
+}
+
+/**
+ * Registers the suite's hooks: after each test, `teardown` runs and the test fails if
+ * RxJS reported an error no subscriber handled (`unhandled`, also readable mid-test).
+ */
+export function loopbackHooks(): { teardown: Teardown; unhandled: unknown[] } {
+  const teardown = new Teardown();
+  const unhandled: unknown[] = [];
+  beforeEach(() => {
+    unhandled.length = 0;
+    rxConfig.onUnhandledError = (error) => unhandled.push(error);
+  });
+  afterEach(async () => {
+    rxConfig.onUnhandledError = null;
+    await teardown.run();
+    expect(unhandled).toEqual([]);
+  });
+  return { teardown, unhandled };
 }
 
 /** Polls `condition` every 5 ms until it holds; fails after `timeoutMs`. */
