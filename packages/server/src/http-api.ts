@@ -56,16 +56,18 @@ export interface HttpApiServer {
 }
 
 /** Serves the HTTP API on its own port (default host 127.0.0.1). */
-export async function serveHttpApi(
+export function serveHttpApi(
   vigil: VigilServer<unknown, unknown>,
   options: HttpApiOptions & { port: number; host?: string; fallback?: HttpApiHandler },
 ): Promise<HttpApiServer> {
-  const api = createHttpApi(vigil, options);
-  const fallback = options.fallback;
+  return serveHandlers([createHttpApi(vigil, options), options.fallback], options);
+}
+
+/** An HTTP server on `port` that tries each handler in turn, then answers 404. */
+export async function serveHandlers(handlers: readonly (HttpApiHandler | undefined)[], options: { port: number; host?: string }): Promise<HttpApiServer> {
   const server = createServer((req, res) => {
     void (async () => {
-      if (await api(req, res)) return;
-      if (fallback && (await fallback(req, res))) return;
+      for (const handler of handlers) if (handler && (await handler(req, res))) return;
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     })().catch((error: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });

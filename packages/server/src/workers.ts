@@ -7,13 +7,12 @@
  * descriptors here; workers are how one box holds more peers and uses every core.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { HeartbeatConfig, StateChange } from '@vigil/core';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import { Subject, type Observable } from 'rxjs';
-import { authorized, type HttpApiHandler } from './http-api.js';
+import { authorized, serveHandlers, type HttpApiHandler, type HttpApiServer } from './http-api.js';
 import type { LocalHealthSnapshot } from './local-health.js';
 import { createMetrics } from './metrics.js';
 import type { PeerInfo } from './peer.js';
@@ -442,35 +441,10 @@ export function createClusterHttpApi(primary: ClusterPrimary, options: { readonl
 }
 
 /** Serves the cluster's HTTP API (and `fallback`, e.g. the dashboard) on its own port in the primary. */
-export async function serveClusterHttpApi(
+export function serveClusterHttpApi(
   primary: ClusterPrimary,
   options: { readonly port: number; readonly host?: string; readonly token?: string; readonly fallback?: HttpApiHandler },
-): Promise<{ readonly port: number; readonly server: Server; close(): Promise<void> }> {
+): Promise<HttpApiServer> {
   const api = createClusterHttpApi(primary, options.token === undefined ? {} : { token: options.token });
-  const server = createServer((req, res) => {
-    void (async () => {
-      if (await api(req, res)) return;
-      if (options.fallback && (await options.fallback(req, res))) return;
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-    })().catch((error: unknown) => {
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(`internal error: ${String(error)}\n`);
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return serveHandlers([api, options.fallback], options);
 }
