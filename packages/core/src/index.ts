@@ -13,6 +13,7 @@ export type { HeartbeatOptions, HeartbeatConfig, PeerTiming } from './config.js'
 export { RttEstimator, RTT_HISTORY } from './rtt-estimator.js';
 export { Backoff } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
+export { seededRandom } from './seeded-random.js';
 export { FixedTimeoutDetector, fixedTimeoutDetector, selectDetector } from './failure-detector.js';
 export type { FailureDetector, DetectorFactory, DetectorChoice, Verdict } from './failure-detector.js';
 export { PHI_DEFAULTS, PhiAccrualDetector, phiAccrualDetector, phi, phiInverse, resolvePhiParameters } from './phi-accrual-detector.js';

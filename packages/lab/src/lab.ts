@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { release } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seededRandom } from '@vigil/core';
 import type { KernelSocketState } from '@vigil/transport';
 import { effectiveKernel, expected, judge, type KernelFacts, type Outcome } from './expectations.js';
 import { Child, monoMs, type ChildConfig, type ChildEvent, type Side } from './internal/ipc.js';
@@ -31,18 +32,6 @@ export interface LabOptions {
   readonly outDir: string;
   readonly seed: number;
   readonly progress?: Progress;
-}
-
-/** Small deterministic PRNG (mulberry32), so a seed reproduces the phases. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -85,7 +74,7 @@ export class Lab {
 
   constructor(private readonly options: LabOptions) {
     this.progress = options.progress ?? new Progress();
-    this.random = rng(options.seed);
+    this.random = seededRandom(options.seed);
   }
 
   /** Kills every child and removes both namespaces; synchronous and idempotent. */

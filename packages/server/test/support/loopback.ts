@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { monotonicNow } from '@vigil/core';
+import { monotonicNow, seededRandom } from '@vigil/core';
 import { FrameDecoder, WS_SUBPROTOCOL, decodeMessage, encodeFrame, encodeMessage, type Message } from '@vigil/protocol';
 import { config as rxConfig, filter, firstValueFrom, throwError, timeout, type Observable } from 'rxjs';
 import WebSocket from 'ws';
@@ -76,17 +76,11 @@ export function firstMatch<T>(source: Observable<T>, predicate: (value: T) => bo
   );
 }
 
-/** Deterministic pseudo-random bytes (mulberry32), so a failing garbage case can be replayed. */
+/** Deterministic pseudo-random bytes, so a failing garbage case can be replayed. */
 export function garbage(seed: number, length: number): Buffer {
-  let a = seed >>> 0;
+  const random = seededRandom(seed);
   const out = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) & 0xff;
-  }
+  for (let i = 0; i < length; i++) out[i] = (random() * 2 ** 32) & 0xff;
   return out;
 }
 
