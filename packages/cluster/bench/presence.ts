@@ -8,6 +8,8 @@
  *
  * Usage: pnpm bench:cluster [--nodes 1,3,10] [--peers 1000,10000] [--seconds 3] [--depth 32] [--redis URL]
  * Without --redis a throwaway redis-server is started on a free loopback port.
+ * Bounded: at most 64 nodes, 1,000,000 peers and 30 s per liveness run; progress goes
+ * to stderr after every phase, the table to stdout at the end; any failure exits 1.
  */
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -24,11 +26,24 @@ const { values } = parseArgs({
     redis: { type: 'string' },
   },
 });
-const NODES = values.nodes.split(',').map(Number);
-const PEERS = values.peers.split(',').map(Number);
-const SECONDS = Math.min(Number(values.seconds), 30);
+/** A comma-separated list of whole numbers from `min` to `max`; exits 2 on anything else. */
+function list(flag: string, raw: string, min: number, max: number): number[] {
+  const out = raw.split(',').map(Number);
+  if (out.some((n) => !Number.isInteger(n) || n < min || n > max)) usage(`--${flag} must be a comma-separated list of whole numbers from ${min} to ${max}, got "${raw}"`);
+  return out;
+}
+
+function usage(message: string): never {
+  process.stderr.write(`bench:cluster: ${message}\n`);
+  process.exit(2);
+}
+
+const NODES = list('nodes', values.nodes, 1, 64);
+const PEERS = list('peers', values.peers, 1, 1_000_000);
+const [SECONDS = 3] = list('seconds', values.seconds, 1, 30);
 /** Script calls in flight per simulated node. */
-const DEPTH = Number(values.depth);
+const [DEPTH = 32] = list('depth', values.depth, 1, 1024);
+for (const m of PEERS) for (const n of NODES) if (m < n) usage(`every --peers value must be at least every --nodes value (${m} peers over ${n} nodes)`);
 
 function progress(line: string): void {
   process.stderr.write(`[bench:cluster] ${line}\n`);
@@ -173,9 +188,13 @@ progress(`Redis at ${url}${own ? ' (started for the bench)' : ''}; ${SECONDS} s 
 const rows: Row[] = [];
 try {
   for (const m of PEERS) for (const n of NODES) rows.push(await run(url, n, m));
-} finally {
+} catch (error) {
+  // A run that failed midway leaves connections that would retry forever: stop here.
+  process.stderr.write(`bench:cluster failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   await own?.stop();
+  process.exit(1);
 }
+await own?.stop();
 
 const f = (x: number): string => Math.round(x).toLocaleString('en-US');
 console.log(

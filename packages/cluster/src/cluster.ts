@@ -72,6 +72,50 @@ export interface ClusterOptions {
   readonly logger?: Logger;
 }
 
+/** `ClusterOptions` with every default applied and every value checked. */
+export interface ClusterConfig {
+  readonly node: string;
+  readonly redisUrl: string;
+  readonly namespace: string;
+  readonly leaseTtlMs: number;
+  readonly renewIntervalMs: number;
+  readonly rttFlushMs: number;
+  readonly tombstoneMs: number;
+  readonly startTimeoutMs: number;
+}
+
+const REDIS_PROTOCOLS: ReadonlySet<string> = new Set(['redis:', 'rediss:']);
+
+/**
+ * Applies the defaults to `options` and checks them, without touching Redis: what
+ * `attachCluster` would run with. The CLI uses it to refuse bad flags up front.
+ * @throws ConfigError (`ERR_VIGIL_INVALID_CONFIG`) whose `field` names the option.
+ */
+export function resolveClusterConfig(options: Omit<ClusterOptions, 'scheduler' | 'logger' | 'redisOptions'>): ClusterConfig {
+  assertName('node', options.node);
+  const namespace = options.namespace ?? 'vigil';
+  assertName('namespace', namespace);
+  const redisUrl = options.redisUrl ?? 'redis://127.0.0.1:6379';
+  if (!URL.canParse(redisUrl) || !REDIS_PROTOCOLS.has(new URL(redisUrl).protocol)) {
+    throw new ConfigError('redisUrl', `must be a redis:// or rediss:// URL, got ${JSON.stringify(redisUrl)}`);
+  }
+  const leaseTtlMs = options.leaseTtlMs ?? CLUSTER_DEFAULTS.leaseTtlMs;
+  if (!Number.isInteger(leaseTtlMs) || leaseTtlMs < 100) throw new ConfigError('leaseTtlMs', `must be an integer of at least 100 ms, got ${String(options.leaseTtlMs)}`);
+  const renewIntervalMs = options.renewIntervalMs ?? Math.floor(leaseTtlMs / CLUSTER_DEFAULTS.renewFraction);
+  if (!Number.isInteger(renewIntervalMs) || renewIntervalMs < 10 || renewIntervalMs * 2 > leaseTtlMs) {
+    throw new ConfigError('renewIntervalMs', `must be an integer from 10 ms to half of leaseTtlMs (${leaseTtlMs}), got ${String(options.renewIntervalMs)}`);
+  }
+  const rttFlushMs = options.rttFlushMs ?? CLUSTER_DEFAULTS.rttFlushMs;
+  if (!Number.isInteger(rttFlushMs) || (rttFlushMs !== 0 && rttFlushMs < 10)) {
+    throw new ConfigError('rttFlushMs', `must be 0 (off) or an integer of at least 10 ms, got ${String(options.rttFlushMs)}`);
+  }
+  const tombstoneMs = options.tombstoneMs ?? CLUSTER_DEFAULTS.tombstoneMs;
+  if (!Number.isInteger(tombstoneMs) || tombstoneMs < leaseTtlMs) throw new ConfigError('tombstoneMs', `must be an integer of at least leaseTtlMs (${leaseTtlMs}), got ${String(options.tombstoneMs)}`);
+  const startTimeoutMs = options.startTimeoutMs ?? Math.max(5000, 2 * leaseTtlMs);
+  if (!Number.isInteger(startTimeoutMs) || startTimeoutMs < 1) throw new ConfigError('startTimeoutMs', `must be a positive integer, got ${String(options.startTimeoutMs)}`);
+  return { node: options.node, redisUrl, namespace, leaseTtlMs, renewIntervalMs, rttFlushMs, tombstoneMs, startTimeoutMs };
+}
+
 /** One of this node's sessions as the cluster writer tracks it. */
 interface LocalSession {
   readonly peer: Peer<unknown>;
@@ -105,13 +149,27 @@ interface RoutedMessage {
   readonly h?: number;
 }
 
+/**
+ * One `VigilServer` as a node of the cluster (made by `attachCluster`): its lease, its
+ * peers' presence in Redis, a replica of every node's presence, and routed messages.
+ * `Out` is the server's outbound message type (what `send` and `broadcast` carry).
+ */
 export class Cluster<Out = unknown> {
+  /** This node's name, unique among live nodes. */
   readonly node: string;
+  /** Key prefix (hash tag) shared by the cluster's nodes. */
   readonly namespace: string;
+  /** Lease time to live, ms. */
   readonly leaseTtlMs: number;
+  /** Ms between lease renewals (and lost-node checks). */
   readonly renewIntervalMs: number;
+  /** Child logger `{component: 'vigil-cluster', node}`. */
   readonly logger: Logger;
-  /** Counters, monotonically increasing. */
+  /**
+   * Counters, monotonically increasing: fenced `writes`; `stale` writes Redis ignored (a
+   * newer session held the peer id); replica `resyncs`; lost nodes `reaped` by this node;
+   * messages `routedIn`/`routedOut`/`forwarded`/`undeliverable`; `leaseLosses`.
+   */
   readonly stats = { writes: 0, stale: 0, resyncs: 0, reaped: 0, routedIn: 0, routedOut: 0, forwarded: 0, undeliverable: 0, leaseLosses: 0 };
   private readonly keys: Keys;
   private readonly store: PresenceStore;
@@ -148,23 +206,15 @@ export class Cluster<Out = unknown> {
     private readonly server: VigilServer<unknown, Out>,
     options: ClusterOptions,
   ) {
-    assertName('node', options.node);
-    this.node = options.node;
-    this.namespace = options.namespace ?? 'vigil';
+    const config = resolveClusterConfig(options);
+    this.node = config.node;
+    this.namespace = config.namespace;
     this.keys = new Keys(this.namespace);
-    this.leaseTtlMs = options.leaseTtlMs ?? CLUSTER_DEFAULTS.leaseTtlMs;
-    if (!Number.isInteger(this.leaseTtlMs) || this.leaseTtlMs < 100) throw new ConfigError('leaseTtlMs', `must be an integer of at least 100 ms, got ${String(options.leaseTtlMs)}`);
-    this.renewIntervalMs = options.renewIntervalMs ?? Math.floor(this.leaseTtlMs / CLUSTER_DEFAULTS.renewFraction);
-    if (!Number.isInteger(this.renewIntervalMs) || this.renewIntervalMs < 10 || this.renewIntervalMs * 2 > this.leaseTtlMs) {
-      throw new ConfigError('renewIntervalMs', `must be an integer from 10 ms to half of leaseTtlMs (${this.leaseTtlMs}), got ${String(options.renewIntervalMs)}`);
-    }
-    this.rttFlushMs = options.rttFlushMs ?? CLUSTER_DEFAULTS.rttFlushMs;
-    if (!Number.isInteger(this.rttFlushMs) || (this.rttFlushMs !== 0 && this.rttFlushMs < 10)) {
-      throw new ConfigError('rttFlushMs', `must be 0 (off) or an integer of at least 10 ms, got ${String(options.rttFlushMs)}`);
-    }
-    const tombstoneMs = options.tombstoneMs ?? CLUSTER_DEFAULTS.tombstoneMs;
-    if (!Number.isInteger(tombstoneMs) || tombstoneMs < this.leaseTtlMs) throw new ConfigError('tombstoneMs', `must be an integer of at least leaseTtlMs (${this.leaseTtlMs}), got ${String(options.tombstoneMs)}`);
-    this.startTimeoutMs = options.startTimeoutMs ?? Math.max(5000, 2 * this.leaseTtlMs);
+    this.leaseTtlMs = config.leaseTtlMs;
+    this.renewIntervalMs = config.renewIntervalMs;
+    this.rttFlushMs = config.rttFlushMs;
+    const tombstoneMs = config.tombstoneMs;
+    this.startTimeoutMs = config.startTimeoutMs;
     this.scheduler = options.scheduler ?? server.engine.scheduler;
     this.logger = (options.logger ?? server.logger).child({ component: 'vigil-cluster', node: this.node });
     this.statusSubject = new BehaviorSubject<ClusterStatus>({ state: 'starting', reason: null, since: this.scheduler.now() });
@@ -182,7 +232,7 @@ export class Cluster<Out = unknown> {
       retryStrategy: (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 10), this.renewIntervalMs),
       connectionName: `vigil-cluster:${this.node}`,
     };
-    const url = options.redisUrl ?? 'redis://127.0.0.1:6379';
+    const url = config.redisUrl;
     this.redis = new Redis(url, redisOptions);
     this.sub = new Redis(url, { ...redisOptions, enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, connectionName: `vigil-cluster:${this.node}:sub` });
     this.store = new PresenceStore(this.redis, this.keys, tombstoneMs);
@@ -193,6 +243,7 @@ export class Cluster<Out = unknown> {
     return this.statusSubject.value;
   }
 
+  /** `status` and every change of it; completes on `close()`. */
   get status$(): Observable<ClusterStatus> {
     return this.statusSubject.asObservable();
   }
@@ -469,7 +520,9 @@ export class Cluster<Out = unknown> {
   private degrade(reason: NonNullable<ClusterStatus['reason']>): void {
     this.dirty = true;
     if (this.status.state === 'closed' || (this.status.state === 'degraded' && this.status.reason === reason)) return;
-    this.logger.warn({ reason }, 'cluster presence degraded');
+    // Before the first join (Redis still connecting) this is expected, not news.
+    if (this.status.state === 'starting') this.logger.debug({ reason }, 'cluster presence not available yet');
+    else this.logger.warn({ reason }, 'cluster presence degraded');
     this.setStatus('degraded', reason);
   }
 

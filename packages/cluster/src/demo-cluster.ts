@@ -14,7 +14,12 @@ import { REDIS_INSTALL_HINT, RedisServer, redisServerInstalled, waitForRedis } f
 import type { ClusterEvent, ClusterNode, ClusterPeer, ClusterStatus } from './types.js';
 
 const { values } = parseArgs({ options: { redis: { type: 'string', default: 'redis://127.0.0.1:6379' }, seconds: { type: 'string', default: '16' } } });
-const SECONDS = Math.max(12, Number(values.seconds));
+/** How long the demo runs, s: the scripted failures need 12; at most an hour. */
+const SECONDS = Number(values.seconds);
+if (!Number.isInteger(SECONDS) || SECONDS < 12 || SECONDS > 3600) {
+  process.stderr.write(`demo:cluster: --seconds must be a whole number from 12 to 3600, got "${values.seconds}"\n`);
+  process.exit(2);
+}
 const NODE_SCRIPT = fileURLToPath(new URL('./demo-node.ts', import.meta.url));
 const NAMES = ['node-1', 'node-2', 'node-3'] as const;
 const PEOPLE = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
@@ -25,6 +30,7 @@ const say = (line: string): boolean => process.stdout.write(`${t()}  ${line}\n`)
 interface NodeState {
   child: ChildProcess | null;
   tcp: number;
+  http: number;
   view: ClusterPeer[];
   nodes: ClusterNode[];
   status: ClusterStatus | null;
@@ -74,14 +80,15 @@ function describe(e: ClusterEvent): string | null {
 
 function startNode(url: string, name: string, port = 0): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', NODE_SCRIPT, url, name, String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const state: NodeState = { child, tcp: 0, view: [], nodes: [], status: null };
+  const state: NodeState = { child, tcp: 0, http: 0, view: [], nodes: [], status: null };
   nodes.set(name, state);
   return new Promise((resolve, reject) => {
     child.once('exit', (code, signal) => reject(new Error(`${name} exited (${code ?? signal})`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const msg = JSON.parse(line) as { event: string; tcp?: number; view?: ClusterPeer[]; nodes?: ClusterNode[]; status?: ClusterStatus; e?: ClusterEvent; result?: unknown };
+      const msg = JSON.parse(line) as { event: string; tcp?: number; http?: number; view?: ClusterPeer[]; nodes?: ClusterNode[]; status?: ClusterStatus; e?: ClusterEvent; result?: unknown };
       if (msg.event === 'ready') {
         state.tcp = msg.tcp!;
+        state.http = msg.http!;
         resolve();
       } else if (msg.event === 'view') {
         state.view = msg.view!;
@@ -125,6 +132,7 @@ async function main(): Promise<void> {
   const url = await redisUrl();
   await Promise.all(NAMES.map((n) => startNode(url, n)));
   say(`three nodes up: ${NAMES.map((n) => `${n} on tcp ${nodes.get(n)!.tcp}`).join(', ')}`);
+  say(`dashboards (every node's peers, a Node column, the node list with lease ages): ${NAMES.map((n) => `${n} http://127.0.0.1:${nodes.get(n)!.http}/`).join('  ')}`);
   for (const [i, id] of PEOPLE.entries()) {
     const node = NAMES[i % 3]!;
     const client = new VigilClient<unknown, unknown>(`tcp://127.0.0.1:${nodes.get(node)!.tcp}`, { id, reconnect: { initialMs: 200, maxMs: 1000 } });

@@ -1,13 +1,17 @@
 /**
  * One node of the clustered demo (`pnpm demo:cluster` starts three): a `VigilServer`
- * on a free TCP port joined to the cluster. Usage: `demo-node.ts <redisUrl> <node> [tcpPort]`.
+ * on a free TCP port joined to the cluster, with the HTTP API, the cluster endpoints
+ * and the dashboard (every node's peers, the node list) on a free HTTP port.
+ * Usage: `demo-node.ts <redisUrl> <node> [tcpPort]`.
  * Writes JSON lines on stdout (`ready`, `view` every second, `cluster` per event) and
  * takes `{"cmd":"send","peerId","message"}` / `{"cmd":"broadcast","message"}` on stdin;
  * exits when stdin closes.
  */
 import { createInterface } from 'node:readline';
-import { VigilServer } from '@vigil/server';
+import { createDashboardHandler } from '@vigil/dashboard';
+import { VigilServer, serveHttpApi } from '@vigil/server';
 import { attachCluster } from './cluster.js';
+import { createClusterHttpApi } from './http-api.js';
 
 const [redisUrl, node, port] = process.argv.slice(2);
 if (redisUrl === undefined || node === undefined) {
@@ -20,7 +24,10 @@ const server = new VigilServer<unknown, unknown>({ tcp: { port: Number(port ?? 0
 const { tcp } = await server.listen();
 const cluster = await attachCluster(server, { node, redisUrl, leaseTtlMs: 2000, renewIntervalMs: 400, rttFlushMs: 1000 });
 cluster.events$.subscribe((e) => out({ event: 'cluster', e }));
-out({ event: 'ready', node, tcp });
+const clusterApi = createClusterHttpApi(cluster);
+const dashboard = createDashboardHandler(server, { cluster });
+const http = await serveHttpApi(server, { port: 0, fallback: async (req, res) => (await clusterApi(req, res)) || dashboard(req, res) });
+out({ event: 'ready', node, tcp, http: http.port });
 const views = setInterval(() => {
   cluster.nodes().then(
     (nodes) => out({ event: 'view', node, status: cluster.status, view: cluster.view(), nodes }),
@@ -39,8 +46,7 @@ createInterface({ input: process.stdin })
   })
   .on('close', () => {
     clearInterval(views);
-    void cluster
-      .close()
-      .then(() => server.close())
+    dashboard.close();
+    void Promise.all([cluster.close().then(() => server.close()), http.close()])
       .finally(() => process.exit(0));
   });

@@ -9,6 +9,12 @@ import type { Cluster } from './cluster.js';
 
 const PATHS: ReadonlySet<string> = new Set(['/api/cluster/peers', '/api/cluster/nodes', '/api/cluster/view']);
 
+/**
+ * The cluster endpoints as a `serveHttpApi` fallback: `GET /api/cluster/peers` and
+ * `/api/cluster/nodes` read Redis (503 while it is unreachable), `/api/cluster/view`
+ * answers from this node's replica. Resolves false for any other path.
+ * @param options.token bearer token required on these routes, as on the server's own.
+ */
 export function createClusterHttpApi(cluster: Cluster<unknown>, options: HttpApiOptions = {}): HttpApiHandler {
   return async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;

@@ -4,7 +4,7 @@
  * nodes, `node-lost` deaths when a node's lease expires, routed send and broadcast.
  * docs/cluster.md describes the data model, the lease, and every failure case.
  */
-export { Cluster, attachCluster, CLUSTER_DEFAULTS } from './cluster.js';
-export type { ClusterOptions } from './cluster.js';
+export { Cluster, attachCluster, resolveClusterConfig, CLUSTER_DEFAULTS } from './cluster.js';
+export type { ClusterOptions, ClusterConfig } from './cluster.js';
 export { createClusterHttpApi } from './http-api.js';
 export type { ClusterPeer, ClusterNode, ClusterEvent, ClusterEventType, ClusterStatus, SessionRef } from './types.js';

@@ -1,11 +1,12 @@
 /**
  * Boots the page: reads the token from the URL, opens the stream, and redraws the
- * summary, table, detail and timeline as messages arrive (data) and five times a
- * second (clocks and silence bars move between messages).
+ * summary, table, detail, timeline and (on a cluster node) the node list as messages
+ * arrive (data) and five times a second (clocks and silence bars move between messages).
  */
 import { Detail } from './detail.js';
 import { count } from './format.js';
 import { Model, STATES } from './model.js';
+import { NodeList } from './nodes.js';
 import { openStream } from './stream.js';
 import { Summary } from './summary.js';
 import { PeerTable } from './table.js';
@@ -25,6 +26,7 @@ const detail = new Detail($('detail'), model);
 const table = new PeerTable($('table'), model, { onSelect: select });
 const summary = new Summary(model, toggleState);
 const timeline = new Timeline($('timeline'), $('pause'), $('pending'), model, pickById);
+const nodeList = new NodeList($('nodes'), model);
 
 function select(key) {
   selected = key;
@@ -95,6 +97,7 @@ function frame() {
   if (!dataDirty) return;
   dataDirty = false;
   summary.render();
+  nodeList.render();
   table.render();
   detail.render();
   updateCount();

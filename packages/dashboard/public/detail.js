@@ -60,16 +60,22 @@ export class Detail {
     const appTitle = document.createElement('h3');
     appTitle.textContent = 'Application (Vigil)';
     const dl = document.createElement('dl');
+    const remote = m.isRemote(p);
     row(dl, 'State', p.st, `s-${p.st}`);
+    if (p.nd !== undefined) row(dl, 'Node', remote ? p.nd : `${p.nd} (this node)`);
     row(dl, 'For', duration(now - p.since));
     if (p.ca) row(dl, 'Cause', cause(p.ca));
-    row(dl, 'Silence', `${duration(m.silence(p, now))} / ${duration(m.timeout(p))}`);
-    row(dl, 'RTT', p.rtt === null ? '—' : `${rtt(p.rtt)} ±${rtt(p.rv).replace(' ms', '')}`);
-    row(dl, 'Interval', duration(p.iv ?? m.config.intervalMs));
+    if (remote) {
+      row(dl, 'RTT', rtt(p.rtt));
+    } else {
+      row(dl, 'Silence', `${duration(m.silence(p, now))} / ${duration(m.timeout(p))}`);
+      row(dl, 'RTT', p.rtt === null ? '—' : `${rtt(p.rtt)} ±${rtt(p.rv).replace(' ms', '')}`);
+      row(dl, 'Interval', duration(p.iv ?? m.config.intervalMs));
+    }
     row(dl, 'Transport', p.tr);
     row(dl, 'Remote', p.rem);
     row(dl, 'Connected', clock(m.wall(p.con)));
-    row(dl, 'Reconnects', String(p.rc));
+    if (!remote) row(dl, 'Reconnects', String(p.rc));
     app.append(appTitle, dl);
     const spark = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
     spark.setAttribute('class', 'spark wide');
@@ -89,7 +95,8 @@ export class Detail {
     kTitle.textContent = 'Kernel (TCP socket)';
     const kdl = document.createElement('dl');
     const k = p.kn;
-    if (!m.kernel) row(kdl, 'Not available', 'the kernel view needs Linux /proc/net/tcp');
+    if (remote) row(kdl, 'On node', `${p.nd}: its socket is on that node's host`);
+    else if (!m.kernel) row(kdl, 'Not available', 'the kernel view needs Linux /proc/net/tcp');
     else if (!k) row(kdl, 'Socket', 'not found');
     else {
       row(kdl, 'State', k.st, p.st === 'dead' && k.st === 'ESTABLISHED' ? 'mismatch' : '');

@@ -1,7 +1,8 @@
 /**
  * The page's copy of the server's state: peers by session key, rebuilt from a
  * `full` message and patched by `delta`s, plus the server clock (extrapolated
- * between messages) and the latest summary. No DOM.
+ * between messages), the latest summary and, on a cluster node, the node list.
+ * No DOM.
  */
 
 export const STATES = ['suspect', 'dead', 'connecting', 'alive', 'closed'];
@@ -16,6 +17,8 @@ export class Model {
     this.rttHistory = 16;
     this.summary = null;
     this.lagHistory = [];
+    /** `{ node, status, nodes, nodesAt, error }` on a cluster node; null otherwise. */
+    this.cluster = null;
     this.version = 0;
     this.serverAt = 0;
     this.localAt = performance.now();
@@ -45,6 +48,7 @@ export class Model {
     this.rttHistory = msg.rttHistory;
     this.summary = msg.summary;
     this.lagHistory = [...msg.lagHistory];
+    this.cluster = msg.cluster ?? null;
     this.peers.clear();
     for (const p of msg.peers) this.peers.set(p.k, this.decode(p, msg.now));
     this.version++;
@@ -66,6 +70,7 @@ export class Model {
       }
       this.summary = msg.summary;
     }
+    if (msg.cluster) this.cluster = msg.cluster;
     this.version++;
   }
 
@@ -82,6 +87,11 @@ export class Model {
       else if (key === 'smp') peer.smp = [...patch.smp];
       else peer[key] = patch[key];
     }
+  }
+
+  /** True for a peer held by another cluster node: only its node hears its heartbeats. */
+  isRemote(peer) {
+    return this.cluster !== null && peer.nd !== undefined && peer.nd !== this.cluster.node;
   }
 
   /** Ms since the peer's last inbound frame (frozen when it ended). */

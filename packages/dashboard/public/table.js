@@ -16,11 +16,13 @@ const SEVERITY = Object.fromEntries(STATES.map((s, i) => [s, i]));
 const COLUMNS = [
   { id: 'state', label: 'State', sort: (p) => SEVERITY[p.st] },
   { id: 'id', label: 'Peer', sort: (p) => p.id },
+  // Shown on a cluster node only (CSS hides it otherwise): the node holding the peer.
+  { id: 'node', label: 'Node', sort: (p) => p.nd ?? '' },
   { id: 'transport', label: 'Via', sort: (p) => p.tr },
   { id: 'remote', label: 'Remote', sort: (p) => p.rem },
   { id: 'since', label: 'In state', sort: (p) => -p.since, desc: true },
   { id: 'rtt', label: 'RTT', sort: (p) => p.rtt ?? -1, desc: true, align: 'num' },
-  { id: 'silence', label: 'Silence', sort: (p, m, now) => m.silence(p, now) / m.timeout(p), desc: true },
+  { id: 'silence', label: 'Silence', sort: (p, m, now) => (m.isRemote(p) ? -1 : m.silence(p, now) / m.timeout(p)), desc: true },
   { id: 'cause', label: 'Cause', sort: (p) => p.ca ?? '' },
   { id: 'reconnects', label: 'Reconn.', sort: (p) => p.rc, desc: true, align: 'num' },
   { id: 'kernel', label: 'Kernel (TCP)', sort: (p) => p.kn?.st ?? '~' },
@@ -142,6 +144,7 @@ export class PeerTable {
       p.rem.toLowerCase().includes(f) ||
       p.st.includes(f) ||
       p.tr === f ||
+      (p.nd !== undefined && p.nd.toLowerCase().includes(f)) ||
       (p.ca !== null && p.ca.includes(f)) ||
       (p.kn !== null && p.kn.st.toLowerCase().includes(f))
     );
@@ -208,6 +211,7 @@ export class PeerTable {
     el('span', 'dot', st);
     row.stateText = el('span', 'txt', st);
     row.id = cell('id');
+    row.nd = cell('node');
     row.tr = el('span', 'badge', cell('transport'));
     row.rem = cell('remote');
     row.since = cell('since');
@@ -257,6 +261,10 @@ export class PeerTable {
     text(row.stateText, p.st);
     text(row.id, p.id);
     attr(row.id, 'title', p.id);
+    const remote = m.isRemote(p);
+    text(row.nd, p.nd ?? '');
+    row.nd.classList.toggle('other', remote);
+    row.el.classList.toggle('remote', remote);
     text(row.tr, p.tr);
     text(row.rem, p.rem);
     text(row.since, duration(now - p.since));
@@ -265,6 +273,18 @@ export class PeerTable {
     if (sparkKey !== row.sparkKey) {
       row.sparkKey = sparkKey;
       drawSpark(row.spark, p.smp);
+    }
+    if (remote) {
+      // Another node hears this peer: its silence and socket are on that node's dashboard.
+      row.fill.style.width = '0%';
+      text(row.silText, '—');
+      attr(row.silCell, 'title', `heard by ${p.nd}`);
+      text(row.cause, cause(p.ca));
+      text(row.rc, '—');
+      text(row.kst, '—');
+      text(row.ksub, `on ${p.nd}`);
+      row.kst.classList.remove('mismatch');
+      return;
     }
     const silence = m.silence(p, now);
     const timeout = m.timeout(p);

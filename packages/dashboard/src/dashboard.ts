@@ -7,6 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { authorized, serveHttpApi, type HttpApiHandler, type VigilServer } from '@vigil/server';
+import type { DashboardClusterSource } from './cluster-source.js';
 import { Assets } from './internal/assets.js';
 import { PROC_NET_TCP_PATHS } from './internal/kernel-sampler.js';
 import { LiveFeed } from './internal/live-feed.js';
@@ -30,6 +31,12 @@ export interface DashboardOptions {
   readonly timelineLength?: number;
   /** Unsent bytes after which a slow page is skipped until it drains, then resent the full state. Default 8 MiB. */
   readonly maxBufferedBytes?: number;
+  /**
+   * The cluster this server is a node of (`@vigil/cluster`'s `Cluster` fits): the table
+   * then lists every node's peers with a Node column, and the page shows the node list
+   * with lease ages. Default: none (this server's peers only).
+   */
+  readonly cluster?: DashboardClusterSource | undefined;
 }
 
 /** The request handler plus its lifecycle. */
@@ -74,6 +81,7 @@ export function createDashboardHandler(server: VigilServer<unknown, unknown>, op
     procNetTcpPaths: options.procNetTcpPaths ?? PROC_NET_TCP_PATHS,
     timelineLength: options.timelineLength ?? 200,
     maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
+    cluster: options.cluster ?? null,
   });
 
   const isAuthorized = (req: IncomingMessage, url: URL): boolean =>

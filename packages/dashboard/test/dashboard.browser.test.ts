@@ -4,7 +4,10 @@
  * peers appear; a client in a child process frozen with SIGSTOP turns suspect, then
  * dead with its cause, within timeout + 1 s, while the kernel still calls its socket
  * ESTABLISHED; the stream survives a restart of the HTTP server without a reload; the
- * token guard holds. Saves test-output/dashboard.png. Everything is torn down.
+ * token guard holds. On a cluster node (a cluster source standing in for
+ * `@vigil/cluster`): a Node column, other nodes' peers, and the node list with lease
+ * ages, a lost node, and a degraded store. Saves test-output/dashboard.png and
+ * test-output/dashboard-cluster.png. Everything is torn down.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -13,6 +16,7 @@ import { VigilClient } from '@vigil/client';
 import { VigilServer } from '@vigil/server';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { serveDashboard, type DashboardServer } from '../src/index.js';
+import { FakeCluster, clusterNode, clusterPeer } from './fixtures/fake-cluster.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
@@ -97,6 +101,9 @@ describe('dashboard in a browser', () => {
       expect(await page.textContent(`${row(id)} .c-transport`)).toBe(via);
     }
     await page.waitForFunction(() => document.getElementById('peers-live')?.textContent === '4', undefined, { timeout: 3000 });
+    // Not a cluster node: no node list, no Node column.
+    expect(await page.isHidden('#nodes')).toBe(true);
+    expect(await page.isHidden('.th.c-node')).toBe(true);
   });
 
   it('shows a frozen peer turn suspect, then dead with its cause, within timeout + 1 s', async () => {
@@ -196,5 +203,109 @@ describe('dashboard in a browser', () => {
     // The page's own origin, without the token: the stream and the API answer 401.
     const statuses = await page.evaluate(async () => Promise.all(['api/stream', 'api/peers', 'metrics'].map(async (p) => (await fetch(p)).status)));
     expect(statuses).toEqual([401, 401, 401]);
+  }, 20_000);
+});
+
+describe('dashboard of a cluster node in a browser', () => {
+  let vigil: VigilServer;
+  let dash: DashboardServer | null = null;
+  let browser: Browser | null = null;
+  let page: Page;
+  const cluster = new FakeCluster('node-a');
+  const clients: VigilClient[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
+    vigil = new VigilServer({ tcp: { port: 0 }, heartbeat: { intervalMs: INTERVAL_MS, timeoutMs: TIMEOUT_MS } });
+    const { tcp } = await vigil.listen();
+    cluster.peers = [
+      clusterPeer('local-1', 'node-a'),
+      clusterPeer('remote-b1', 'node-b', { rttMs: 23.4 }),
+      clusterPeer('remote-b2', 'node-b'),
+      clusterPeer('remote-c1', 'node-c', { state: 'suspect', cause: 'heartbeat-timeout' }),
+    ];
+    cluster.nodeList = [clusterNode('node-a', 1, { leaseAgeMs: 300 }), clusterNode('node-b', 2, { leaseAgeMs: 1200 }), clusterNode('node-c', 1, { leaseAgeMs: 4700, leaseLeftMs: 300 })];
+    dash = await serveDashboard(vigil, { port: 0, kernelIntervalMs: 200, cluster });
+    const c = new VigilClient(`tcp://127.0.0.1:${tcp!}`, { id: 'local-1' });
+    clients.push(c);
+    await c.connect();
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  }, 30_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all(clients.map((c) => c.close()));
+    await dash?.close();
+    await vigil?.close();
+  });
+
+  it('lists every node\'s peers with a Node column, and the nodes with their lease ages', async () => {
+    await page.goto(dash!.url);
+    await page.waitForSelector('body[data-stream="live"]', { timeout: 5000 });
+    for (const [id, node] of [
+      ['local-1', 'node-a'],
+      ['remote-b1', 'node-b'],
+      ['remote-b2', 'node-b'],
+      ['remote-c1', 'node-c'],
+    ] as const) {
+      await page.waitForSelector(row(id), { timeout: 3000 });
+      expect(await page.textContent(`${row(id)} .c-node`)).toBe(node);
+    }
+    expect(await page.isVisible('.th.c-node')).toBe(true);
+    // This node's own peer once, from the server (tcp), with its silence and socket; another node's without.
+    expect(await page.locator(row('local-1')).count()).toBe(1);
+    expect(await page.textContent(`${row('local-1')} .c-transport`)).toBe('tcp');
+    expect(await page.textContent(`${row('remote-b1')} .c-transport`)).toBe('ws');
+    expect(await page.textContent(`${row('remote-b1')} .c-rtt .v`)).toBe('23.4 ms');
+    expect(await page.textContent(`${row('remote-b1')} .c-silence .lbl`)).toBe('—');
+    expect(await page.textContent(`${row('remote-b1')} .ksub`)).toBe('on node-b');
+    expect(await page.getAttribute(row('remote-c1'), 'data-state')).toBe('suspect');
+    expect(await page.textContent(`${row('remote-c1')} .c-cause`)).toBe('heartbeat timeout');
+    await page.waitForFunction(() => document.getElementById('peers-live')?.textContent === '4', undefined, { timeout: 3000 });
+
+    await page.waitForSelector('#nodes:not([hidden]) tr[data-node="node-c"]', { timeout: 3000 });
+    const nodes = await page.$$eval('#nodes tbody tr', (rows) => rows.map((r) => Array.from(r.querySelectorAll('td'), (td) => td.textContent)));
+    expect(nodes).toEqual([
+      ['node-a (this)', 'live', '300 ms / 5.0 s', '1'],
+      ['node-b', 'live', '1.2 s / 5.0 s', '2'],
+      ['node-c', 'live', '4.7 s / 5.0 s', '1'],
+    ]);
+    expect(await page.getAttribute('#nodes tr[data-node="node-b"] .n-name', 'title')).toBe('host-1, pid 4242');
+    expect(await page.textContent('#nodes .node-status')).toBe('node-a: active');
+
+    await page.fill('#filter', 'node-b');
+    await page.waitForFunction(() => document.querySelectorAll('.row:not([hidden])').length === 2, undefined, { timeout: 3000 });
+    expect(await page.$$eval('.row:not([hidden])', (rows) => rows.map((r) => (r as HTMLElement).dataset['id']).sort())).toEqual(['remote-b1', 'remote-b2']);
+    await page.fill('#filter', '');
+
+    // Filtered to one row first: a click on a virtualized row must not race a re-sort.
+    await page.fill('#filter', 'remote-b1');
+    await page.waitForFunction(() => document.querySelectorAll('.row:not([hidden])').length === 1, undefined, { timeout: 3000 });
+    await page.click(row('remote-b1'));
+    await page.waitForSelector('#detail .view.kernel', { timeout: 2000 });
+    expect(await page.textContent('#detail h2')).toBe('remote-b1');
+    expect(await page.textContent('#detail .view.kernel dd')).toBe("node-b: its socket is on that node's host");
+    await page.fill('#filter', '');
+    await page.waitForFunction(() => document.querySelectorAll('.row:not([hidden])').length === 4, undefined, { timeout: 3000 });
+    mkdirSync(join(REPO, 'test-output'), { recursive: true });
+    await page.screenshot({ path: join(REPO, 'test-output/dashboard-cluster.png') });
+  }, 20_000);
+
+  it('shows a lost node and its peers gone, then a degraded store, without a reload', async () => {
+    cluster.peers = cluster.peers.filter((p) => p.node !== 'node-c');
+    cluster.nodeList = [clusterNode('node-a', 1), clusterNode('node-b', 2), clusterNode('node-c', 1, { state: 'lost', leaseAgeMs: 5000, leaseLeftMs: 0 })];
+    // The node list is read once a second and sent at once: two reads at most.
+    await page.waitForSelector('#nodes tr[data-node="node-c"][data-state="lost"]', { timeout: 5000 });
+    await page.waitForSelector(row('remote-c1'), { state: 'detached', timeout: 3000 });
+    expect(await page.textContent('#nodes tr[data-node="node-c"] .n-state')).toBe('lost');
+
+    cluster.status = { state: 'degraded', reason: 'redis-unreachable' };
+    cluster.failNodes = 'cluster store unreachable';
+    const status = 'node-a: degraded (redis unreachable) · node list not read: cluster store unreachable';
+    await page.waitForFunction((want) => document.querySelector('#nodes .node-status')?.textContent === want, status, { timeout: 5000 });
+    expect(await page.getAttribute('#nodes .node-status', 'class')).toContain('warn');
+    // The last node list stays on screen.
+    expect(await page.locator('#nodes tbody tr').count()).toBe(3);
   }, 20_000);
 });

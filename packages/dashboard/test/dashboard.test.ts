@@ -10,6 +10,7 @@ import { VigilServer } from '@vigil/server';
 import { createDashboardHandler, serveDashboard, type DashboardServer } from '../src/index.js';
 import type { EncodedPeer, PeerPatch } from '../src/internal/stream-encoder.js';
 import type { DeltaMessage, FullMessage } from '../src/internal/live-feed.js';
+import { FakeCluster, clusterNode, clusterPeer } from './fixtures/fake-cluster.js';
 import { openSse, type SseStream } from './sse.js';
 
 interface Reply {
@@ -277,6 +278,93 @@ describe('createDashboardHandler on an application server', () => {
       expect((await s.next((e) => e.event === 'full')).event).toBe('full');
     } finally {
       s.close();
+    }
+  });
+});
+
+describe('dashboard of a cluster node', () => {
+  let vigil: VigilServer;
+  let dash: DashboardServer;
+  let cluster: FakeCluster;
+  const clients: VigilClient[] = [];
+  const streams: SseStream[] = [];
+
+  beforeEach(async () => {
+    vigil = new VigilServer({ tcp: { port: 0 }, heartbeat: { intervalMs: 100, timeoutMs: 400 } });
+    const { tcp } = await vigil.listen();
+    cluster = new FakeCluster('node-a');
+    dash = await serveDashboard(vigil, { port: 0, kernelIntervalMs: 0, cluster });
+    const c = new VigilClient(`tcp://127.0.0.1:${tcp!}`, { id: 'local-1', reconnect: false });
+    clients.push(c);
+    await c.connect();
+  });
+
+  afterEach(async () => {
+    for (const s of streams.splice(0)) s.close();
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await dash.close();
+    await vigil.close();
+  });
+
+  async function stream(): Promise<SseStream> {
+    const s = await openSse(`http://127.0.0.1:${dash.port}/api/stream`);
+    streams.push(s);
+    return s;
+  }
+
+  it('streams every node\'s peers with their node, its own from the server only, and the node list with lease ages', async () => {
+    // The replica lists this node's own peer too: the server's richer record wins, once.
+    cluster.peers = [clusterPeer('local-1', 'node-a'), clusterPeer('remote-1', 'node-b'), clusterPeer('remote-2', 'node-c', { state: 'suspect', cause: 'heartbeat-timeout' })];
+    cluster.nodeList = [clusterNode('node-a', 1), clusterNode('node-b', 1, { leaseAgeMs: 900 }), clusterNode('node-c', 1)];
+    const s = await stream();
+    const first = full(await s.next((e) => e.event === 'full'));
+    // local-1 comes from the server (tcp), not from the replica's record (ws).
+    expect(first.peers.map((p) => [p.id, p.nd, p.tr, p.st, p.ca]).sort()).toEqual([
+      ['local-1', 'node-a', 'tcp', 'alive', null],
+      ['remote-1', 'node-b', 'ws', 'alive', null],
+      ['remote-2', 'node-c', 'ws', 'suspect', 'heartbeat-timeout'],
+    ]);
+    expect(first.peers.find((p) => p.id === 'remote-1')).toMatchObject({ rtt: 12.5, rem: '198.51.100.7:40000', smp: [], kn: null });
+    expect(first.cluster).toMatchObject({ node: 'node-a', status: { state: 'active', reason: null }, error: null });
+    const withNodes = delta(await s.next((e) => e.event === 'delta' && (delta(e).cluster?.nodes.length ?? 0) > 0));
+    expect(withNodes.cluster!.nodes.map((n) => [n.node, n.state, n.leaseAgeMs, n.leaseTtlMs, n.peers])).toEqual([
+      ['node-a', 'live', 400, 5000, 1],
+      ['node-b', 'live', 900, 5000, 1],
+      ['node-c', 'live', 400, 5000, 1],
+    ]);
+
+    // Another node's peers are quiet between changes: no patch per tick for them.
+    const remoteKeys = new Set(first.peers.filter((p) => p.nd !== 'node-a').map((p) => p.k));
+    const from = s.events.length;
+    await s.next(() => true, 5000, from + 4);
+    const patched = s.events.slice(from).filter((e) => e.event === 'delta').flatMap((e) => delta(e).up.map((p) => p.k));
+    expect(patched.filter((k) => remoteKeys.has(k))).toEqual([]);
+
+    // node-c is lost: its peer leaves the replica, its record shows lost.
+    cluster.peers = cluster.peers.filter((p) => p.node !== 'node-c');
+    cluster.nodeList = [clusterNode('node-a', 1), clusterNode('node-b', 1), clusterNode('node-c', 1, { state: 'lost', leaseLeftMs: 0, leaseAgeMs: 5000 })];
+    const removed = first.peers.find((p) => p.id === 'remote-2')!.k;
+    await s.next((e) => e.event === 'delta' && delta(e).rm.includes(removed));
+    await s.next((e) => e.event === 'delta' && delta(e).cluster?.nodes.find((n) => n.node === 'node-c')?.state === 'lost');
+
+    // The store unreachable: the last node list stays, with the reason.
+    cluster.failNodes = 'cluster store unreachable';
+    cluster.status = { state: 'degraded', reason: 'redis-unreachable' };
+    const failed = delta(await s.next((e) => e.event === 'delta' && delta(e).cluster?.error === 'cluster store unreachable'));
+    expect(failed.cluster).toMatchObject({ status: { state: 'degraded', reason: 'redis-unreachable' } });
+    expect(failed.cluster!.nodes).toHaveLength(3);
+  });
+
+  it('a standalone dashboard streams no cluster part and no node field', async () => {
+    const plain = await serveDashboard(vigil, { port: 0, kernelIntervalMs: 0 });
+    try {
+      const s = await openSse(`http://127.0.0.1:${plain.port}/api/stream`);
+      streams.push(s);
+      const first = full(await s.next((e) => e.event === 'full'));
+      expect(first.cluster).toBeNull();
+      expect(first.peers.map((p) => [p.id, 'nd' in p])).toEqual([['local-1', false]]);
+    } finally {
+      await plain.close();
     }
   });
 });

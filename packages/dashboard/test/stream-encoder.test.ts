@@ -57,6 +57,25 @@ function apply(page: Map<number, PagePeer>, delta: { up: readonly PeerPatch[]; r
 }
 
 describe('StreamEncoder', () => {
+  it('on a cluster node, names each peer\'s node: the default for this server\'s, its own for another node\'s, patched only when it moves', () => {
+    const enc = new StreamEncoder(CAP);
+    const first = enc.update([info({ sessionId: 'a' }), { ...info({ sessionId: 'b', lastSeenMs: 0, since: 1000 }), node: 'n2' }], 1000, () => null, 'n1');
+    expect(first.up.map((p) => [p.id, p.nd])).toEqual([
+      ['a', 'n1'],
+      ['b', 'n2'],
+    ]);
+    // Another node's peer pinned at lastSeen = since: quiet as time passes.
+    expect(enc.update([info({ sessionId: 'a', lastSeenMs: 0 }), { ...info({ sessionId: 'b', lastSeenMs: 500, since: 1000 }), node: 'n2' }], 1500, () => null, 'n1').up).toEqual([
+      { k: 1, lsa: 0 },
+    ]);
+    expect(enc.update([info({ sessionId: 'a', lastSeenMs: 0 }), { ...info({ sessionId: 'b', lastSeenMs: 600, since: 1000 }), node: 'n3' }], 1600, () => null, 'n1').up).toEqual([
+      { k: 1, lsa: 0 },
+      { k: 2, nd: 'n3' },
+    ]);
+    // Not clustered: no node field at all.
+    expect(Object.keys(new StreamEncoder(CAP).update([info({ sessionId: 'c' })], 0).up[0]!)).not.toContain('nd');
+  });
+
   it('sends a new session whole, then nothing while it does not change', () => {
     const enc = new StreamEncoder(CAP);
     const a = info({ sessionId: 's1', id: 'alpha', lastSeenMs: 40, rttMs: 0.4567, rttVarMs: 0.1, rttSamples: [0.4567] });

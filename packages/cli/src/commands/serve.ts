@@ -1,12 +1,15 @@
 /**
  * `vigil serve`: a Vigil server on TCP and/or WebSocket, optionally with the HTTP API
- * (`/api/peers`, `/api/events`, `/metrics`). Stdout carries JSON lines only: one
- * `listening` line with the bound ports, then one `state` line per peer state change.
+ * (`/api/peers`, `/api/events`, `/metrics`) and, with `--redis` and `--node`, as one
+ * node of a cluster sharing presence on Redis (docs/cluster.md). Stdout carries JSON
+ * lines only: one `listening` line with the bound ports, then one `state` line per
+ * peer state change (and one `cluster` line per cluster presence event).
  */
+import { attachCluster, createClusterHttpApi, resolveClusterConfig, type Cluster, type ClusterEvent } from '@vigil/cluster';
 import { resolveHeartbeatConfig, selectDetector, type HeartbeatOptions, type PhiAccrualOptions, type StateChange } from '@vigil/core';
 import { ConfigError } from '@vigil/protocol';
 import { createDashboardHandler } from '@vigil/dashboard';
-import { VigilServer, serveHttpApi, type HttpApiServer } from '@vigil/server';
+import { VigilServer, serveHttpApi, type HttpApiHandler, type HttpApiServer } from '@vigil/server';
 import { ExitCode, UsageError, parseCommandLine, parseMs, parsePort } from '../internal/args.js';
 import { cliLogger, createCliLogger, parseLogLevel, type LogLevel } from '../internal/logger.js';
 import { shutdownRequest, within, writeJsonLine, writeLine } from '../internal/process-io.js';
@@ -15,7 +18,10 @@ export const SERVE_USAGE = `Usage: vigil serve [options]
 
 Runs a Vigil server until SIGINT or SIGTERM. Prints JSON lines on stdout:
   {"event":"listening","tcp":N,"ws":N,"http":N}   once, with every requested port
+                     (and "node":NAME with --redis)
   {"event":"state","peer":ID,"transport":T,"from":S,"to":S,"cause":C,"silenceMs":N}
+  {"event":"cluster","type":T,"seq":N,"node":NODE,...}   with --redis: every
+                     presence event of every node (docs/cluster.md), RTTs excepted
 Logs go to stderr.
 
 Options:
@@ -38,9 +44,20 @@ Options:
   --log-level LEVEL  fatal, error, warn, info, debug, trace or silent (default info)
   --workers K        run K worker processes behind the same ports (node:cluster),
                      with one HTTP API and dashboard for all of them (1 to 64)
+  --redis URL        join a cluster sharing presence on this Redis
+                     (redis:// or rediss://); needs --node
+  --node NAME        this node's name in the cluster, unique among live nodes
+                     (1-64 of A-Z a-z 0-9 . _ -)
+  --lease MS         cluster lease TTL: a node silent this long (plus one renewal,
+                     a fifth of it) is declared lost (default 5000)
+  --namespace NS     cluster key prefix, to share one Redis between clusters
+                     (default vigil)
+                     With --http, also GET /api/cluster/peers, /api/cluster/nodes
+                     and /api/cluster/view, and the dashboard shows every node.
   -h, --help         show this help
 
-Exit status: 0 after a signal, 1 if a port cannot be bound, 2 for bad flags.`;
+Exit status: 0 after a signal, 1 if a port cannot be bound or the cluster cannot
+be joined, 2 for bad flags.`;
 
 const FLAGS = {
   host: { type: 'string' },
@@ -57,6 +74,10 @@ const FLAGS = {
   'phi-pause': { type: 'string' },
   'no-stall-guard': { type: 'boolean' },
   workers: { type: 'string' },
+  redis: { type: 'string' },
+  node: { type: 'string' },
+  lease: { type: 'string' },
+  namespace: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -76,6 +97,54 @@ export interface ServeOptions {
   readonly stallGuard: boolean;
   /** Worker processes (`--workers`); absent: one process. */
   readonly workers?: number;
+  /** Cluster membership (`--redis`, `--node`, `--lease`, `--namespace`); absent: a standalone server. */
+  readonly cluster?: ServeClusterOptions;
+}
+
+/** `vigil serve --redis URL --node NAME`: the options `attachCluster` gets, already validated. */
+export interface ServeClusterOptions {
+  readonly redisUrl: string;
+  readonly node: string;
+  readonly leaseTtlMs?: number;
+  readonly namespace?: string;
+}
+
+/** The `serve` flag naming each cluster config field a `ConfigError` can blame. */
+const FLAG_OF_CLUSTER_FIELD: Readonly<Record<string, string>> = {
+  node: '--node',
+  redisUrl: '--redis',
+  namespace: '--namespace',
+  leaseTtlMs: '--lease',
+  // Derived from --lease.
+  renewIntervalMs: '--lease',
+  tombstoneMs: '--lease',
+  startTimeoutMs: '--lease',
+};
+
+/** `--redis`, `--node`, `--lease`, `--namespace`: all or nothing around `--redis`. @throws UsageError */
+function parseClusterFlags(flags: { redis?: string | undefined; node?: string | undefined; lease?: string | undefined; namespace?: string | undefined; workers?: string | undefined }): ServeClusterOptions | undefined {
+  if (flags.redis === undefined) {
+    for (const flag of ['node', 'lease', 'namespace'] as const) {
+      if (flags[flag] !== undefined) throw new UsageError('serve', `--${flag}`, `--${flag} needs --redis URL`);
+    }
+    return undefined;
+  }
+  if (flags.node === undefined) throw new UsageError('serve', '--node', '--redis needs --node NAME, this node\'s name in the cluster');
+  // One process is one cluster node: node:cluster workers would each need a name and a lease.
+  if (flags.workers !== undefined) throw new UsageError('serve', '--workers', '--workers cannot be combined with --redis: run one `vigil serve --redis URL --node NAME` per process instead');
+  const options: { redisUrl: string; node: string; leaseTtlMs?: number; namespace?: string } = { redisUrl: flags.redis, node: flags.node };
+  if (flags.lease !== undefined) options.leaseTtlMs = parseMs('serve', '--lease', flags.lease);
+  if (flags.namespace !== undefined) options.namespace = flags.namespace;
+  try {
+    resolveClusterConfig(options);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      const flag = FLAG_OF_CLUSTER_FIELD[error.field] ?? `--${error.field}`;
+      throw new UsageError('serve', flag, `${flag} ${error.message.slice(error.field.length + 2)}`);
+    }
+    throw error;
+  }
+  return options;
 }
 
 /** The `serve` flag naming each phi config field a `ConfigError` can blame. */
@@ -173,7 +242,21 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions | 'help' {
   if (flags.token !== undefined && flags.token.length < 8) throw new UsageError('serve', '--token', '--token must be at least 8 characters');
   const { detector, phi } = parseDetectorFlags(flags);
   const workers = flags.workers === undefined ? undefined : parseWorkers(flags.workers);
-  return { host, tcp, ws, http, heartbeat, logLevel, token: flags.token, detector, phi, stallGuard: flags['no-stall-guard'] !== true, ...(workers === undefined ? {} : { workers }) };
+  const cluster = parseClusterFlags(flags);
+  return {
+    host,
+    tcp,
+    ws,
+    http,
+    heartbeat,
+    logLevel,
+    token: flags.token,
+    detector,
+    phi,
+    stallGuard: flags['no-stall-guard'] !== true,
+    ...(workers === undefined ? {} : { workers }),
+    ...(cluster === undefined ? {} : { cluster }),
+  };
 }
 
 /** `--workers K`: 1 to 64 worker processes. @throws UsageError */
@@ -183,13 +266,17 @@ function parseWorkers(raw: string): number {
   return n;
 }
 
-/** The `listening` line: every requested listener's bound port, in tcp, ws, http order. */
+/** The `listening` line: every requested listener's bound port, in tcp, ws, http order; `node` once it joined its cluster. */
 export interface ListeningEvent {
   readonly event: 'listening';
   readonly tcp?: number;
   readonly ws?: number;
   readonly http?: number;
+  readonly node?: string;
 }
+
+/** One `cluster` line: a presence event of any node (`rtt` events are not printed). */
+export type ClusterLine = { readonly event: 'cluster' } & Exclude<ClusterEvent, { readonly type: 'rtt' }>;
 
 /** One `state` line: a peer's state change as the server saw it. */
 export interface StateEvent {
@@ -206,6 +293,19 @@ export interface StateEvent {
 
 /** Most time allowed for an orderly close before leaving anyway, ms (the server lingers up to 2000). */
 const SHUTDOWN_DEADLINE_MS = 4000;
+
+/** `url` without its password, for messages (`redis://user:***@host:6379`). */
+export function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password === '') return url;
+  parsed.password = '***';
+  return parsed.toString();
+}
+
+/** Tries `first`, then `second`, for the HTTP API's `fallback`. */
+function chain(first: HttpApiHandler, second: HttpApiHandler): HttpApiHandler {
+  return async (req, res) => (await first(req, res)) || second(req, res);
+}
 
 export function describeListenError(error: unknown): string {
   const e = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
@@ -255,30 +355,56 @@ export async function runServe(argv: readonly string[]): Promise<ExitCode> {
   });
 
   let http: HttpApiServer | null = null;
+  let cluster: Cluster<unknown> | null = null;
+  let earlyCluster: ClusterLine[] | null = [];
   try {
     const bound = await server.listen();
+    if (options.cluster !== undefined) {
+      try {
+        cluster = await attachCluster(server, { ...options.cluster, logger });
+      } catch (error) {
+        process.stderr.write(`vigil serve: cannot join the cluster as "${options.cluster.node}" through ${redactUrl(options.cluster.redisUrl)}: ${error instanceof Error ? error.message : String(error)}\n`);
+        await within(server.close(), SHUTDOWN_DEADLINE_MS);
+        return ExitCode.Failure;
+      }
+      cluster.events$.subscribe((e) => {
+        if (e.type === 'rtt') return;
+        const line: ClusterLine = { event: 'cluster', ...e };
+        if (earlyCluster) earlyCluster.push(line);
+        else writeJsonLine(line);
+      });
+    }
     if (options.http !== null) {
       const auth = options.token === undefined ? {} : { token: options.token };
-      http = await serveHttpApi(server, { port: options.http, host: options.host, ...auth, fallback: createDashboardHandler(server, auth) });
+      const dashboard = createDashboardHandler(server, { ...auth, ...(cluster !== null ? { cluster } : {}) });
+      const fallback = cluster === null ? dashboard : chain(createClusterHttpApi(cluster, auth), dashboard);
+      http = await serveHttpApi(server, { port: options.http, host: options.host, ...auth, fallback });
     }
     const listening: ListeningEvent = {
       event: 'listening',
       ...(bound.tcp !== undefined ? { tcp: bound.tcp } : {}),
       ...(bound.ws !== undefined ? { ws: bound.ws } : {}),
       ...(http !== null ? { http: http.port } : {}),
+      ...(cluster !== null ? { node: cluster.node } : {}),
     };
     writeJsonLine(listening);
   } catch (error) {
     process.stderr.write(`vigil serve: ${describeListenError(error)}\n`);
-    await within(server.close(), SHUTDOWN_DEADLINE_MS);
+    await within(Promise.all([server.close(), cluster?.close()]), SHUTDOWN_DEADLINE_MS);
     return ExitCode.Failure;
   }
   for (const event of early) writeJsonLine(event);
   early = null;
+  for (const line of earlyCluster) writeJsonLine(line);
+  earlyCluster = null;
 
   const reason = await shutdown.requested;
   cli.info({ reason }, 'shutting down');
-  const closed = await within(Promise.all([server.close(), http?.close()]), SHUTDOWN_DEADLINE_MS);
+  // Server first, so the cluster hears each peer leave with its real cause; then the node leaves.
+  const closed = await within(
+    Promise.all([server.close().then(() => cluster?.close()), http?.close()]),
+    SHUTDOWN_DEADLINE_MS,
+  );
   if (closed === 'timeout') cli.warn({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'connections did not close in time; leaving anyway');
   // The signal handlers stay until exit: a second forwarded Ctrl-C must not kill us mid-exit.
   return ExitCode.Ok;

@@ -1,11 +1,17 @@
 /**
  * `vigil serve`: argument parsing in-process, then the CLI contract end to end: real
  * `vigil serve` and `vigil connect` processes over loopback, read back through the
- * HTTP API, with a SIGSTOPped client to show death by heartbeat timeout.
+ * HTTP API, with a SIGSTOPped client to show death by heartbeat timeout; and two
+ * `vigil serve --redis --node` processes on a real redis-server (free loopback port,
+ * stopped in teardown) sharing presence, one SIGKILLed.
  */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import type { ClusterNode, ClusterPeer } from '@vigil/cluster';
 import type { PeerInfo } from '@vigil/server';
 import { UsageError } from '../../src/internal/args.js';
-import { parseServeArgs } from '../../src/commands/serve.js';
+import { parseServeArgs, redactUrl } from '../../src/commands/serve.js';
 import { httpGet, killAllCli, pollUntil, startCli, type CliProcess } from '../support/cli-process.js';
 
 const INTERVAL = 200;
@@ -78,6 +84,41 @@ describe('parseServeArgs', () => {
     expect(error).toBeInstanceOf(UsageError);
     expect((error as UsageError).flag).toBe(flag);
     expect((error as UsageError).message).toContain(message);
+  });
+
+  it('joins a cluster with --redis and --node, with an optional lease and namespace', () => {
+    expect(parseServeArgs(['--redis', 'redis://10.0.0.5:6379', '--node', 'eu-1'])).toMatchObject({ cluster: { redisUrl: 'redis://10.0.0.5:6379', node: 'eu-1' } });
+    expect(parseServeArgs(['--redis=rediss://r.example:6380', '--node=eu.2', '--lease', '2000', '--namespace', 'chat'])).toMatchObject({
+      cluster: { redisUrl: 'rediss://r.example:6380', node: 'eu.2', leaseTtlMs: 2000, namespace: 'chat' },
+    });
+    expect(parseServeArgs([])).not.toHaveProperty('cluster');
+  });
+
+  it.each([
+    [['--node', 'eu-1'], '--node', '--node needs --redis URL'],
+    [['--lease', '2000'], '--lease', '--lease needs --redis URL'],
+    [['--redis', 'redis://127.0.0.1:6379'], '--node', '--redis needs --node NAME'],
+    [['--redis', 'http://127.0.0.1:6379', '--node', 'a'], '--redis', '--redis must be a redis:// or rediss:// URL'],
+    [['--redis', 'redis://127.0.0.1:6379', '--node', 'has space'], '--node', '--node must be 1-64 characters of A-Z a-z 0-9 . _ -'],
+    [['--redis', 'redis://127.0.0.1:6379', '--node', 'a', '--namespace', 'x{y}'], '--namespace', '--namespace must be 1-64 characters'],
+    [['--redis', 'redis://127.0.0.1:6379', '--node', 'a', '--lease', '50'], '--lease', '--lease must be an integer of at least 100 ms'],
+    [['--redis', 'redis://127.0.0.1:6379', '--node', 'a', '--workers', '2'], '--workers', '--workers cannot be combined with --redis'],
+  ])('refuses cluster flags %j, naming %s', (argv, flag, message) => {
+    let error: unknown;
+    try {
+      parseServeArgs(argv);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).flag).toBe(flag);
+    expect((error as UsageError).message).toContain(message);
+  });
+
+  it('never prints a Redis password', () => {
+    expect(redactUrl('redis://:s3cret@10.0.0.5:6379/0')).toBe('redis://:***@10.0.0.5:6379/0');
+    expect(redactUrl('rediss://vigil:s3cret@r.example:6380')).toBe('rediss://vigil:***@r.example:6380');
+    expect(redactUrl('redis://10.0.0.5:6379')).toBe('redis://10.0.0.5:6379');
   });
 
   it('refuses positional arguments', () => {
@@ -223,4 +264,140 @@ describe('vigil serve (end to end)', () => {
     expect(serve.lines[0]).toBe('Usage: vigil serve [options]');
     expect(serve.lines.join('\n')).toContain('--timeout MS');
   });
+});
+
+/** A throwaway redis-server on a free loopback port, without persistence. */
+async function startRedis(): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
+  if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    throw new Error('the clustered serve test needs redis-server on PATH: apt-get install -y redis-server');
+  }
+  const port = await new Promise<number>((resolve, reject) => {
+    const probe = createServer().once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('redis-server not ready in 10 s')), 10_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited (${String(code)})`));
+    });
+  }).catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
+  return { url: `redis://127.0.0.1:${port}`, port, stop };
+}
+
+/** The first `full` message of the dashboard stream at `url`. */
+function firstFull(url: string): Promise<{ cluster: { node: string } | null; peers: { id: string; nd?: string }[] }> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { agent: false, headers: { accept: 'text/event-stream' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+        const m = /event: full\ndata: (.*)\n\n/.exec(text);
+        if (m === null) return;
+        req.destroy();
+        resolve(JSON.parse(m[1]!) as { cluster: { node: string } | null; peers: { id: string; nd?: string }[] });
+      });
+    });
+    req.on('error', reject);
+  });
+}
+
+describe('vigil serve --redis --node (a real Redis, two nodes)', () => {
+  const LEASE_MS = 1000;
+  let redis: Awaited<ReturnType<typeof startRedis>> | null = null;
+
+  afterEach(async () => {
+    await killAllCli();
+    await redis?.stop();
+    redis = null;
+  });
+
+  async function startNode(name: string): Promise<{ serve: CliProcess; ports: Listening & { node: string } }> {
+    const serve = startCli('serve', '--tcp', '0', '--http', '0', '--interval', String(INTERVAL), '--timeout', String(TIMEOUT), '--redis', redis!.url, '--node', name, '--lease', String(LEASE_MS), '--log-level', 'warn');
+    const ports = await serve.waitForJson<Listening & { node: string }>((v) => v.event === 'listening', START_MS);
+    return { serve, ports };
+  }
+
+  async function clusterGet<T>(ports: Listening, path: string): Promise<T> {
+    const res = await httpGet(`http://127.0.0.1:${ports.http}${path}`);
+    expect(res.status).toBe(200);
+    return JSON.parse(res.body) as T;
+  }
+
+  it('shares presence across nodes, lists nodes with lease ages, shows them on the dashboard, and declares a killed node lost', async () => {
+    redis = await startRedis();
+    const [n1, n2] = await Promise.all([startNode('n1'), startNode('n2')]);
+    expect(n1.ports).toMatchObject({ event: 'listening', node: 'n1' });
+    expect(Object.keys(n2.ports)).toEqual(['event', 'tcp', 'http', 'node']);
+    startCli('connect', `tcp://127.0.0.1:${n1.ports.tcp}`, '--id', 't1');
+
+    // n2 sees n1's peer, from Redis and from its replica, with the node column.
+    const seen = await pollUntil(async () => {
+      const peers = await clusterGet<ClusterPeer[]>(n2.ports, '/api/cluster/peers');
+      return peers.length === 1 ? peers : undefined;
+    }, START_MS);
+    expect(seen[0]).toMatchObject({ id: 't1', node: 'n1', state: 'alive', transport: 'tcp' });
+    expect((await clusterGet<ClusterPeer[]>(n2.ports, '/api/cluster/view')).map((p) => [p.id, p.node])).toEqual([['t1', 'n1']]);
+    const nodes = await clusterGet<ClusterNode[]>(n2.ports, '/api/cluster/nodes');
+    expect(nodes.map((n) => [n.node, n.state, n.peers, n.leaseTtlMs])).toEqual([
+      ['n1', 'live', 1, LEASE_MS],
+      ['n2', 'live', 0, LEASE_MS],
+    ]);
+    for (const n of nodes) expect(n.leaseAgeMs).toBeLessThan(LEASE_MS);
+    // Its own /api/peers stays this server's only.
+    expect(await peers(n2.ports)).toEqual([]);
+    const dashboard = await firstFull(`http://127.0.0.1:${n2.ports.http}/api/stream`);
+    expect(dashboard.cluster?.node).toBe('n2');
+    expect(dashboard.peers.map((p) => [p.id, p.nd])).toEqual([['t1', 'n1']]);
+    await n2.serve.waitForJson((v) => v['event'] === 'cluster' && v['type'] === 'joined' && (v['peer'] as ClusterPeer).id === 't1', 2000);
+
+    // SIGKILL n1: n2 declares it lost within the lease TTL plus one renewal (a fifth) plus 1 s.
+    const from = n2.serve.lines.length;
+    const killedAt = Date.now();
+    n1.serve.signal('SIGKILL');
+    const lost = await n2.serve.waitForJson((v) => v['event'] === 'cluster' && v['type'] === 'dead' && v['peerId'] === 't1', LEASE_MS + LEASE_MS / 5 + 1000, from);
+    expect(Date.now() - killedAt).toBeLessThanOrEqual(LEASE_MS + LEASE_MS / 5 + 1000);
+    expect(lost).toMatchObject({ node: 'n1', cause: 'node-lost', by: 'n2' });
+    expect(n2.serve.json().filter((v) => v['event'] === 'cluster' && v['type'] === 'node-lost')).toEqual([expect.objectContaining({ node: 'n1', by: 'n2', peers: 1 })]);
+    await pollUntil(async () => ((await clusterGet<ClusterPeer[]>(n2.ports, '/api/cluster/peers')).length === 0 ? true : undefined), 2000);
+
+    // An orderly stop leaves the cluster: exit 0, nothing of n2 left in Redis.
+    n2.serve.signal('SIGTERM');
+    expect(await n2.serve.waitForExit(5000)).toEqual({ code: 0, signal: null });
+  }, 60_000);
+
+  it('exits 1 with a one-line error when Redis does not answer', async () => {
+    const closedPort = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const address = probe.address();
+        probe.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+      });
+    });
+    const serve = startCli('serve', '--tcp', '0', '--redis', `redis://127.0.0.1:${closedPort}`, '--node', 'lonely', '--lease', '1000', '--log-level', 'silent');
+    expect(await serve.waitForExit(START_MS)).toEqual({ code: 1, signal: null });
+    expect(serve.lines).toEqual([]);
+    const lines = serve.stderr.split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^vigil serve: cannot join the cluster as "lonely" through redis:\/\/127\.0\.0\.1:\d+: could not join the cluster through Redis within 5000 ms \(redis-unreachable\)$/);
+  }, 30_000);
 });

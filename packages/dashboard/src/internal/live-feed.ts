@@ -11,11 +11,12 @@ import { constants as zlib, createGzip, type Gzip } from 'node:zlib';
 import { RTT_HISTORY, isTerminal, type HeartbeatConfig, type StateChange } from '@vigil/core';
 import type { Peer, PeerInfo, VigilServer } from '@vigil/server';
 import type { Subscription } from 'rxjs';
+import type { DashboardClusterNode, DashboardClusterPeer, DashboardClusterSource } from '../cluster-source.js';
 import { findConnection, normalizeAddress, parseHostPort, type SocketIndex, type TcpEndpoint, type TcpSocketEntry } from '../proc-net-tcp.js';
 import { DeathRate } from './death-rate.js';
 import { KernelSampler } from './kernel-sampler.js';
 import { LoopLag, type LagWindow } from './loop-lag.js';
-import { StreamEncoder, type Delta, type EncodedPeer, type KernelView } from './stream-encoder.js';
+import { StreamEncoder, type Delta, type EncodedPeer, type EncoderInput, type KernelView } from './stream-encoder.js';
 import { EventRing, toTimelineEvent, type TimelineEvent } from './timeline.js';
 
 /** Version of the stream's message format (`full.v`); see docs/dashboard.md. */
@@ -31,6 +32,21 @@ export interface LiveFeedOptions {
   readonly timelineLength: number;
   /** A page whose unsent bytes pass this is skipped and gets a fresh `full` once drained. */
   readonly maxBufferedBytes: number;
+  /** The cluster this server is a node of: every node's peers join the table (with `nd`), and the node list rides along. */
+  readonly cluster: DashboardClusterSource | null;
+}
+
+/** The cluster part of the stream: this node, its standing, and every node's lease as last read. */
+export interface ClusterMessage {
+  /** This node's name; peers with another `nd` are held by other nodes. */
+  readonly node: string;
+  readonly status: { readonly state: string; readonly reason: string | null };
+  /** Every node with its lease, read from the store once a second while a page is connected. */
+  readonly nodes: readonly DashboardClusterNode[];
+  /** Wall ms of that read; null before the first one succeeded. */
+  readonly nodesAt: number | null;
+  /** Why the last read failed (the store is unreachable: `nodes` is the last good list); null when it succeeded. */
+  readonly error: string | null;
 }
 
 export interface Summary {
@@ -55,6 +71,8 @@ export interface FullMessage {
   readonly events: readonly TimelineEvent[];
   readonly summary: Summary;
   readonly lagHistory: readonly number[];
+  /** Null when the server is not a cluster node. */
+  readonly cluster: ClusterMessage | null;
 }
 
 export interface DeltaMessage extends Delta {
@@ -64,6 +82,8 @@ export interface DeltaMessage extends Delta {
   /** Events left out of this delta because too many happened in one tick. */
   readonly evSkipped: number;
   readonly summary?: Summary;
+  /** When clustered: with every summary, and right after each read of the node list (about once a second). */
+  readonly cluster?: ClusterMessage;
 }
 
 /** Events per delta; a mass death of 10,000 peers is summarised, not streamed. */
@@ -126,6 +146,33 @@ function kernelView(ours: TcpSocketEntry, theirs: TcpSocketEntry | null, at: num
   };
 }
 
+/**
+ * Another node's peer in the encoder's input shape. Its last-seen time is pinned to
+ * `since` (only its own node hears it), so it changes only when its state does.
+ */
+function remotePeer(p: DashboardClusterPeer, wallToEngine: number, now: number): EncoderInput {
+  const since = p.since + wallToEngine;
+  return {
+    id: p.id,
+    sessionId: p.sessionId,
+    transport: p.transport,
+    remote: p.remote,
+    state: p.state,
+    cause: p.cause,
+    rttMs: p.rttMs,
+    rttVarMs: null,
+    rttSamples: [],
+    clockOffsetMs: null,
+    lastSeenMs: Math.max(0, now - since),
+    intervalMs: null,
+    timeoutMs: null,
+    connectedAt: p.connectedAt + wallToEngine,
+    since,
+    reconnects: 0,
+    node: p.node,
+  };
+}
+
 export class LiveFeed {
   private readonly clients = new Set<Client>();
   private readonly encoder = new StreamEncoder(RTT_HISTORY);
@@ -147,6 +194,14 @@ export class LiveFeed {
   private summary: Summary;
   private readonly subscription: Subscription;
   private closed = false;
+  /** Engine clock minus wall clock, fixed once, so other nodes' wall times map to stable engine times. */
+  private readonly wallToEngine: number;
+  private clusterNodes: readonly DashboardClusterNode[] = [];
+  private clusterNodesAt: number | null = null;
+  private clusterError: string | null = null;
+  private nodesReading = false;
+  /** A node list was read since the last delta: the next one carries it. */
+  private clusterFresh = false;
 
   constructor(
     private readonly server: VigilServer<unknown, unknown>,
@@ -157,6 +212,7 @@ export class LiveFeed {
     this.sampler = sampler?.available ? sampler : null;
     this.summary = this.makeSummary({ p50: 0, p99: 0, max: 0 }, 0);
     this.subscription = server.changes$.subscribe((c) => this.onChange(c));
+    this.wallToEngine = server.engine.now() - Date.now();
   }
 
   /** Pages connected now. */
@@ -212,7 +268,9 @@ export class LiveFeed {
     this.pending = [];
     this.skipped = 0;
     // Bring the model up to date; nobody is listening to this delta.
-    this.encoder.update(this.server.snapshot(), this.server.engine.now(), (info) => this.kernelOf(info));
+    const now = this.server.engine.now();
+    this.encoder.update(this.peers(now), now, (info) => this.kernelOf(info), this.options.cluster?.node);
+    void this.readNodes();
     this.ticker = setInterval(() => this.tick(), this.options.updateIntervalMs);
     this.ticker.unref();
     if (this.sampler !== null) {
@@ -242,12 +300,47 @@ export class LiveFeed {
       events: this.ring.recent(),
       summary: this.summary,
       lagHistory: this.lagHistory,
+      cluster: this.clusterMessage(),
     };
+  }
+
+  /** This server's peers and, when clustered, every other node's (from the cluster's replica). */
+  private peers(now: number): EncoderInput[] {
+    const local: EncoderInput[] = this.server.snapshot();
+    const cluster = this.options.cluster;
+    if (cluster === null) return local;
+    for (const p of cluster.view()) if (p.node !== cluster.node) local.push(remotePeer(p, this.wallToEngine, now));
+    return local;
+  }
+
+  private clusterMessage(): ClusterMessage | null {
+    const cluster = this.options.cluster;
+    if (cluster === null) return null;
+    const { state, reason } = cluster.status;
+    return { node: cluster.node, status: { state, reason }, nodes: this.clusterNodes, nodesAt: this.clusterNodesAt, error: this.clusterError };
+  }
+
+  /** Reads the node list (one store round trip); a failed read keeps the last list and says why. */
+  private async readNodes(): Promise<void> {
+    const cluster = this.options.cluster;
+    if (cluster === null || this.nodesReading) return;
+    this.nodesReading = true;
+    try {
+      // Only the fields the page shows: the source may hand over richer records.
+      this.clusterNodes = (await cluster.nodes()).map(({ node, host, pid, leaseTtlMs, leaseAgeMs, leaseLeftMs, state, peers }) => ({ node, host, pid, leaseTtlMs, leaseAgeMs, leaseLeftMs, state, peers }));
+      this.clusterNodesAt = Date.now();
+      this.clusterError = null;
+    } catch (error) {
+      this.clusterError = error instanceof Error ? error.message : String(error);
+    } finally {
+      this.clusterFresh = true;
+      this.nodesReading = false;
+    }
   }
 
   private tick(): void {
     const now = this.server.engine.now();
-    const delta = this.encoder.update(this.server.snapshot(), now, (info) => this.kernelOf(info));
+    const delta = this.encoder.update(this.peers(now), now, (info) => this.kernelOf(info), this.options.cluster?.node);
     this.pruneKernel();
     let summary: Summary | undefined;
     if (now - this.lastSummaryAt >= SUMMARY_EVERY_MS - this.options.updateIntervalMs / 2) {
@@ -256,6 +349,8 @@ export class LiveFeed {
       this.lagHistory.push(lag.p99);
       if (this.lagHistory.length > LAG_HISTORY) this.lagHistory.shift();
       summary = this.summary = this.makeSummary(lag, this.summary.lagWindow + 1);
+      // Lease ages move every second: read them for the next summary.
+      void this.readNodes();
     } else if (this.pending.some((e) => e.kind === 'dead')) {
       // Deaths per minute moves now, not at the next second; the lag window keeps running.
       summary = this.summary = this.makeSummary(this.summary.lag, this.summary.lagWindow);
@@ -264,8 +359,10 @@ export class LiveFeed {
     const evSkipped = this.skipped;
     this.pending = [];
     this.skipped = 0;
-    if (delta.up.length === 0 && delta.rm.length === 0 && ev.length === 0 && evSkipped === 0 && summary === undefined) return;
-    const message: DeltaMessage = { now: Math.round(now), wall: Date.now(), up: delta.up, rm: delta.rm, ev, evSkipped, ...(summary ? { summary } : {}) };
+    if (delta.up.length === 0 && delta.rm.length === 0 && ev.length === 0 && evSkipped === 0 && summary === undefined && !this.clusterFresh) return;
+    const cluster = summary !== undefined || this.clusterFresh ? this.clusterMessage() : null;
+    this.clusterFresh = false;
+    const message: DeltaMessage = { now: Math.round(now), wall: Date.now(), up: delta.up, rm: delta.rm, ev, evSkipped, ...(summary ? { summary } : {}), ...(cluster ? { cluster } : {}) };
     let text: string | null = null;
     for (const client of this.clients) {
       if (client.stale) {

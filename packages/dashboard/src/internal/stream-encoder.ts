@@ -49,7 +49,12 @@ export interface EncodedPeer {
   readonly rc: number;
   readonly con: number;
   readonly kn: KernelView | null;
+  /** The cluster node holding the peer; absent when the dashboard is not clustered. */
+  readonly nd?: string;
 }
+
+/** A peer to encode: the server's `PeerInfo`, plus the node holding it when the dashboard shows a cluster. */
+export type EncoderInput = PeerInfo & { readonly node?: string };
 
 /** Changed fields of one peer; `sa` appends RTT samples (the page keeps the last `rttHistory`). */
 export type PeerPatch = { readonly k: number } & Partial<Omit<EncodedPeer, 'k'>> & { readonly sa?: readonly number[] };
@@ -110,7 +115,8 @@ export function diffSamples(prev: readonly number[], cur: readonly number[], cap
   return { smp: cur };
 }
 
-function encode(info: PeerInfo, k: number, lsa: number, kn: KernelView | null): EncodedPeer {
+function encode(info: EncoderInput, k: number, lsa: number, kn: KernelView | null, node: string | undefined): EncodedPeer {
+  const nd = info.node ?? node;
   return {
     k,
     id: info.id,
@@ -128,12 +134,14 @@ function encode(info: PeerInfo, k: number, lsa: number, kn: KernelView | null): 
     rc: info.reconnects,
     con: Math.round(info.connectedAt),
     kn,
+    ...(nd === undefined ? {} : { nd }),
   };
 }
 
 /** True when `info` would produce no patch against `entry`; compares values in place. */
-function unchanged(entry: Entry, info: PeerInfo, lastSeenAt: number, ended: boolean, kn: KernelView | null): boolean {
+function unchanged(entry: Entry, info: EncoderInput, lastSeenAt: number, ended: boolean, kn: KernelView | null, node: string | undefined): boolean {
   const p = entry.peer;
+  if ((info.node ?? node) !== p.nd) return false;
   if (info.state !== p.st || info.cause !== p.ca || Math.round(info.since) !== p.since || info.reconnects !== p.rc) return false;
   if (round2OrNull(info.rttMs) !== p.rtt || round2OrNull(info.rttVarMs) !== p.rv) return false;
   if (info.id !== p.id || info.transport !== p.tr || info.remote !== p.rem || info.intervalMs !== p.iv || info.timeoutMs !== p.to || Math.round(info.connectedAt) !== p.con) return false;
@@ -172,8 +180,9 @@ export class StreamEncoder {
    * Diffs a snapshot against what was last sent and remembers it.
    * @param now engine clock, ms, read just before the snapshot was taken.
    * @param kernelOf the kernel view for a peer, or null when unknown.
+   * @param node the node of peers that do not name one (this server's, when clustered); undefined: no node column.
    */
-  update(snapshot: Iterable<PeerInfo>, now: number, kernelOf: (info: PeerInfo) => KernelView | null = () => null): Delta {
+  update(snapshot: Iterable<EncoderInput>, now: number, kernelOf: (info: PeerInfo) => KernelView | null = () => null, node?: string): Delta {
     const gen = ++this.gen;
     this.lastNow = now;
     const up: PeerPatch[] = [];
@@ -184,17 +193,17 @@ export class StreamEncoder {
       const kn = kernelOf(info);
       const entry = this.entries.get(info.sessionId);
       if (entry === undefined) {
-        const peer = encode(info, this.nextKey++, Math.max(0, Math.round(now - lastSeenAt)), kn);
+        const peer = encode(info, this.nextKey++, Math.max(0, Math.round(now - lastSeenAt)), kn, node);
         this.entries.set(info.sessionId, { peer, lastSeenAt, kernel: kn, kernelKey: kernelKey(kn), gen });
         up.push(peer);
         continue;
       }
       entry.gen = gen;
       // Most peers did not change since the last tick; tell so without allocating.
-      if (unchanged(entry, info, lastSeenAt, ended, kn)) continue;
+      if (unchanged(entry, info, lastSeenAt, ended, kn, node)) continue;
       const prev = entry.peer;
       const lsa = Math.max(0, Math.round(now - lastSeenAt));
-      const next = encode(info, prev.k, lsa, kn);
+      const next = encode(info, prev.k, lsa, kn, node);
       const patch: { -readonly [K in keyof PeerPatch]: PeerPatch[K] } = { k: prev.k };
       if (next.id !== prev.id) patch.id = next.id;
       if (next.tr !== prev.tr) patch.tr = next.tr;
@@ -214,6 +223,7 @@ export class StreamEncoder {
       if (next.to !== prev.to) patch.to = next.to;
       if (next.rc !== prev.rc) patch.rc = next.rc;
       if (next.con !== prev.con) patch.con = next.con;
+      if (next.nd !== prev.nd && next.nd !== undefined) patch.nd = next.nd;
       const knKey = kn === entry.kernel ? entry.kernelKey : kernelKey(kn);
       if (knKey !== entry.kernelKey) patch.kn = kn;
       entry.kernel = kn;
