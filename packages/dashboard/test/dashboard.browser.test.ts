@@ -122,11 +122,13 @@ describe('dashboard in a browser', () => {
       new MutationObserver(record).observe(document.getElementById('tbody')!, { subtree: true, attributes: true, attributeFilter: ['data-state', 'data-id'] });
     });
 
+    const stalledBefore = vigil.health().stallMsTotal;
     frozen.kill('SIGSTOP');
     const stoppedAt = performance.now();
-    await page.waitForSelector(`${row('frozen-1')}[data-state="dead"]`, { timeout: TIMEOUT_MS + 1000 });
+    await page.waitForSelector(`${row('frozen-1')}[data-state="dead"]`, { timeout: TIMEOUT_MS + 10_000 });
     const noticedAfter = performance.now() - stoppedAt;
-    expect(noticedAfter).toBeLessThanOrEqual(TIMEOUT_MS + 1000);
+    // Within timeout + 1 s, plus whatever stall of our own process the server excused meanwhile.
+    expect(noticedAfter).toBeLessThanOrEqual(TIMEOUT_MS + 1000 + (vigil.health().stallMsTotal - stalledBefore));
 
     expect(await page.evaluate(() => (window as unknown as { frozenStates: string[] }).frozenStates)).toEqual(['alive', 'suspect', 'dead']);
     expect(await page.textContent(`${row('frozen-1')} .c-cause`)).toBe('heartbeat timeout');
@@ -153,10 +155,11 @@ describe('dashboard in a browser', () => {
     const shown = await page.locator('#timeline .ev').count();
     await connect('while-paused', 'ws');
     await page.waitForSelector('#pending:not([hidden])', { timeout: 3000 });
-    expect(await page.textContent('#pending')).toBe('1 new');
+    // On a loaded box another peer may slip (suspect, recovered) meanwhile: count at least ours.
+    expect(await page.textContent('#pending')).toMatch(/^[1-9]\d* new$/);
     expect(await page.locator('#timeline .ev').count()).toBe(shown);
     await page.click('#pause');
-    expect(await page.textContent('#timeline .ev:first-child .peer')).toBe('while-paused');
+    expect(await page.$$eval('#timeline .ev[data-id="while-paused"] .kind', (els) => els.map((e) => e.textContent))).toEqual(['joined']);
     expect(await page.isHidden('#pending')).toBe(true);
   });
 
