@@ -12,6 +12,10 @@ import {
   ProtocolError,
   decodeMessage,
   encodeMessage,
+  encodePing,
+  encodePong,
+  readPong,
+  type PongFields,
   type GoAwayMessage,
   type HelloMessage,
   type Message,
@@ -24,7 +28,7 @@ import type { PeerTiming } from './config.js';
 import type { LivenessEngine } from './liveness-engine.js';
 import type { Cause, PeerStatus } from './peer-state.js';
 import { isTerminal } from './peer-state.js';
-import { PeerMonitor } from './peer-monitor.js';
+import { PeerMonitor, type MonitorHooks } from './peer-monitor.js';
 import { ACK_DEFAULTS, SessionStream } from './session-stream.js';
 import type { WheelTimer } from './timing-wheel.js';
 import type { Transport, TransportEnd } from './transport.js';
@@ -69,12 +73,46 @@ function causeOf(error: ProtocolError): Cause {
   return 'protocol-error';
 }
 
+/** The pong the fast path last read: one for all connections, as only one frame is handled at a time. */
+const pongFields: PongFields = { seq: 0, echoTs: 0, time: 0, ack: -1 };
+
+/**
+ * What a transport may offer besides the `Transport` port: a plain sink for its inbound
+ * side (the TCP and WebSocket transports do). A connection is its own sink, so it takes
+ * frames and the end with no Subscriber chain, no promise reaction and no closures.
+ */
+interface SinkTransport {
+  listen(sink: TransportSink): void;
+}
+
+/** @internal Receives a transport's payloads, its inbound failure and its end, once `listen`ed. */
+export interface TransportSink {
+  frame(payload: Uint8Array): void;
+  frameError(error: unknown): void;
+  transportEnded(end: TransportEnd): void;
+}
+
+/** What the TCP transport offers besides the port: sending a payload with its frame header written in place. */
+interface FramedTransport {
+  /** Bytes of header room a payload for `sendFramed` must start with. */
+  readonly frameHeadroom: number;
+  sendFramed(frame: Uint8Array): boolean;
+}
+
+function isFramed(transport: Transport): transport is Transport & FramedTransport {
+  return typeof (transport as Partial<FramedTransport>).sendFramed === 'function';
+}
+
+function hasSink(transport: Transport): transport is Transport & SinkTransport {
+  return typeof (transport as Partial<SinkTransport>).listen === 'function';
+}
+
 /** Close reasons stay short: the peer's decoder caps them, and they may quote peer input. */
 function clip(reason: string): string {
   return reason.length <= 120 ? reason : `${reason.slice(0, 117)}...`;
 }
 
-export class Connection {
+export class Connection implements TransportSink {
   readonly monitor: PeerMonitor;
   /** The protocol error that killed this connection, if one did. */
   error: ProtocolError | null = null;
@@ -95,8 +133,8 @@ export class Connection {
   private readonly maxBufferedBytes: number;
   private readonly ackEvery: number;
   private readonly ackDelayMs: number;
-  // Created first: an already-errored `frames` calls back into `kill` during `subscribe`.
-  private readonly frames = new Subscription();
+  /** The subscription to a transport's frames that are only an Observable; null when the transport takes a `TransportSink` (no unsubscribing needed: an ended connection ignores frames). */
+  private frames: Subscription | null = null;
 
   constructor(
     private readonly engine: LivenessEngine,
@@ -109,24 +147,17 @@ export class Connection {
     this.maxBufferedBytes = options.maxBufferedBytes ?? 0;
     this.ackEvery = options.ackEvery ?? ACK_DEFAULTS.every;
     this.ackDelayMs = options.ackDelayMs ?? ACK_DEFAULTS.delayMs;
-    this.monitor = new PeerMonitor(
-      engine,
-      id,
-      {
-        ping: (now) => this.ping(now),
-        expire: (cause) => this.kill(cause, cause === 'handshake-timeout' ? CloseCode.HandshakeTimeout : CloseCode.HeartbeatTimeout),
-        ended: (status) => {
-          this.ackTimer?.cancel();
-          this.handlers.ended(status);
-        },
-      },
-      handshakeTimeoutMs,
-    );
-    this.frames.add(transport.frames.subscribe({
-      next: (payload) => this.receive(payload),
-      error: (error: unknown) => this.fail(error),
-    }));
-    void transport.closed.then((end) => this.transportEnded(end));
+    this.monitor = new PeerMonitor(engine, id, new ConnectionHooks(this), handshakeTimeoutMs);
+    if (hasSink(transport)) transport.listen(this);
+    else {
+      // Created first: an already-errored `frames` calls back into `kill` during `subscribe`.
+      const subscription = (this.frames = new Subscription());
+      subscription.add(transport.frames.subscribe({
+        next: (payload) => this.receive(payload),
+        error: (error: unknown) => this.fail(error),
+      }));
+      void transport.closed.then((end) => this.transportEnded(end));
+    }
   }
 
   get ended(): boolean {
@@ -199,19 +230,20 @@ export class Connection {
     return true;
   }
 
-  /** Sends one ping carrying our SRTT and, on a resumable session, our ack. */
+  /** Sends one ping carrying our SRTT and, on a resumable session, our ack (encoded from its fields: no message object). */
   private heartbeat(now: number): void {
     this.pingSeq = (this.pingSeq + 1) >>> 0;
     this.engine.stats.pingsSent++;
+    if (this.ended) return;
     const rtt = this.monitor.rtt.srtt;
     const ack = this.stream.acking ? this.acked() : undefined;
-    this.sendMessage({
-      type: MessageType.Ping,
-      seq: this.pingSeq,
-      ts: now,
-      ...(ack === undefined ? {} : { ack }),
-      ...(Number.isNaN(rtt) ? {} : { rtt: Math.round(rtt * 100) / 100 }),
-    });
+    const rttField = Number.isNaN(rtt) ? undefined : Math.round(rtt * 100) / 100;
+    const transport = this.transport;
+    if (isFramed(transport)) {
+      // Straight into the frame the socket writes: one buffer per ping, no copy.
+      const ok = transport.sendFramed(encodePing(this.pingSeq, now, ack, rttField, transport.frameHeadroom));
+      if (ok) this.checkBacklog();
+    } else this.write(encodePing(this.pingSeq, now, ack, rttField));
   }
 
   /** Orderly close: a `close` message, then the transport's half-close. */
@@ -220,7 +252,7 @@ export class Connection {
     reason = clip(reason);
     this.transport.send(encodeMessage({ type: MessageType.Close, code, reason }));
     this.monitor.end('closed', cause);
-    this.frames.unsubscribe();
+    this.frames?.unsubscribe();
     this.transport.close(code, reason);
   }
 
@@ -230,18 +262,22 @@ export class Connection {
     // Best effort: tell a peer that can still hear us why, without waiting for it.
     if (code !== undefined) this.transport.send(encodeMessage({ type: MessageType.Close, code, reason: clip(reason) }));
     this.monitor.end('dead', cause);
-    this.frames.unsubscribe();
+    this.frames?.unsubscribe();
     this.transport.destroy(cause);
   }
 
   /** Hands a payload to the transport; a peer that lets our send buffer pass its cap is a slow consumer. */
   private write(payload: Uint8Array): boolean {
     const ok = this.transport.send(payload);
+    if (ok) this.checkBacklog();
+    return ok;
+  }
+
+  private checkBacklog(): void {
     const cap = this.maxBufferedBytes;
-    if (ok && cap > 0 && this.transport.bufferedBytes > cap && !this.ended) {
+    if (cap > 0 && this.transport.bufferedBytes > cap && !this.ended) {
       this.kill('slow-consumer', CloseCode.SlowConsumer, `slow-consumer: more than ${cap} bytes unsent`);
     }
-    return ok;
   }
 
   /** The ack to send now (the last seq delivered); marks it sent. */
@@ -276,8 +312,35 @@ export class Connection {
     this.kill(causeOf(pe), pe.closeCode, pe.message);
   }
 
+  /** @internal The monitor ended the peer. */
+  monitorEnded(status: PeerStatus): void {
+    this.ackTimer?.cancel();
+    this.handlers.ended(status);
+  }
+
+  /** @internal A payload from the transport (`TransportSink`). */
+  frame(payload: Uint8Array): void {
+    this.receive(payload);
+  }
+
+  /** @internal The transport's frame stream failed (`TransportSink`). */
+  frameError(error: unknown): void {
+    if (!this.ended) this.fail(error);
+  }
+
   private receive(payload: Uint8Array): void {
     if (this.ended) return;
+    // The heartbeat fast path: a pong read from its bytes, no decoder and no message object.
+    if (this.handshaken && readPong(payload, pongFields)) {
+      this.monitor.touch(true);
+      try {
+        this.pong(pongFields.seq, pongFields.echoTs, pongFields.time, pongFields.ack);
+      } catch (error) {
+        if (error instanceof ProtocolError) this.fail(error);
+        else throw error;
+      }
+      return;
+    }
     let message: Message;
     try {
       message = decodeMessage(payload);
@@ -313,17 +376,17 @@ export class Connection {
       case MessageType.Ping: {
         if (m.ack !== undefined) this.stream.acked(m.ack);
         const ack = this.stream.acking ? this.acked() : undefined;
-        this.sendMessage({ type: MessageType.Pong, seq: m.seq, echoTs: m.ts, time: this.engine.now(), ...(ack === undefined ? {} : { ack }) });
+        if (!this.ended) {
+          const transport = this.transport;
+          if (isFramed(transport)) {
+            if (transport.sendFramed(encodePong(m.seq, m.ts, this.engine.now(), ack, transport.frameHeadroom))) this.checkBacklog();
+          } else this.write(encodePong(m.seq, m.ts, this.engine.now(), ack));
+        }
         this.handlers.ping?.(m);
         return;
       }
       case MessageType.Pong:
-        if (m.ack !== undefined) this.stream.acked(m.ack);
-        // Only pongs to one of our recent pings carry a usable RTT.
-        if (((this.pingSeq - m.seq) >>> 0) >= 64 || m.echoTs > this.engine.now()) return;
-        this.engine.stats.pongsReceived++;
-        this.monitor.pong(m.echoTs, m.time);
-        this.handlers.rtt?.(this.monitor.rtt.last);
+        this.pong(m.seq, m.echoTs, m.time, m.ack ?? -1);
         return;
       case MessageType.Data:
         if (m.ack !== undefined) this.stream.acked(m.ack);
@@ -349,18 +412,46 @@ export class Connection {
     }
   }
 
+  /** A pong (`ack` -1 when absent): an RTT sample if it answers one of our recent pings. */
+  private pong(seq: number, echoTs: number, time: number, ack: number): void {
+    if (ack >= 0) this.stream.acked(ack);
+    // Only pongs to one of our recent pings carry a usable RTT.
+    if (((this.pingSeq - seq) >>> 0) >= 64 || echoTs > this.engine.now()) return;
+    this.engine.stats.pongsReceived++;
+    this.monitor.pong(echoTs, time);
+    this.handlers.rtt?.(this.monitor.rtt.last);
+  }
+
   private peerClosed(code: number, reason: string): void {
     this.peerClose = { code, reason };
     this.monitor.end('closed', 'peer-close');
-    this.frames.unsubscribe();
+    this.frames?.unsubscribe();
     // Never echo the peer's code: it may be one a WebSocket close frame cannot carry.
     this.transport.close(CloseCode.Normal, '');
   }
 
-  private transportEnded(end: TransportEnd): void {
+  /** @internal The transport ended (`TransportSink`). */
+  transportEnded(end: TransportEnd): void {
     if (this.ended) return;
-    this.frames.unsubscribe();
+    this.frames?.unsubscribe();
     if (end.cause === 'local-close') this.monitor.end('closed', 'local-close');
     else this.monitor.end('dead', end.cause);
+  }
+}
+
+/** A connection's monitor hooks: one small object with prototype methods, not three closures and their context per connection. */
+class ConnectionHooks implements MonitorHooks {
+  constructor(private readonly connection: Connection) {}
+
+  ping(now: number): void {
+    this.connection.ping(now);
+  }
+
+  expire(cause: Cause): void {
+    this.connection.kill(cause, cause === 'handshake-timeout' ? CloseCode.HandshakeTimeout : CloseCode.HeartbeatTimeout);
+  }
+
+  ended(status: PeerStatus): void {
+    this.connection.monitorEnded(status);
   }
 }

@@ -14,7 +14,8 @@ export class WheelTimer {
 
   constructor(
     private readonly wheel: TimingWheel,
-    /** @internal */ readonly fire: (now: number) => void,
+    /** @internal called with `target` as `this` (a shared method, not a closure per timer) */ readonly fire: (this: unknown, now: number) => void,
+    /** @internal */ readonly target: unknown = undefined,
   ) {}
 
   /** True while armed. */
@@ -88,9 +89,12 @@ export class TimingWheel {
     return this.count;
   }
 
-  /** Creates a timer that calls `fire(now)` when due. Nothing is armed yet. */
-  timer(fire: (now: number) => void): WheelTimer {
-    return new WheelTimer(this, fire);
+  /**
+   * Creates a timer that calls `fire(now)` when due, with `target` as `this` if given (so
+   * many timers can share one method instead of a closure each). Nothing is armed yet.
+   */
+  timer<T>(fire: (this: T, now: number) => void, target?: T): WheelTimer {
+    return new WheelTimer(this, fire as (this: unknown, now: number) => void, target);
   }
 
   /**
@@ -197,7 +201,7 @@ export class TimingWheel {
         // A callback fired earlier in this batch may have re-armed or cancelled it.
         if (t.tick === -2) {
           t.tick = -1;
-          t.fire(now);
+          t.fire.call(t.target, now);
         }
         if ((this.dueAt & 31) === 0 && this.scheduler.now() >= until) break;
       }

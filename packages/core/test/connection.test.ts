@@ -1,4 +1,4 @@
-import { CloseCode, ErrorCode, MessageType, ProtocolError, type HelloMessage, type Message, type WelcomeMessage } from '@vigil/protocol';
+import { CloseCode, ErrorCode, MessageType, ProtocolError, encodeMessage, type HelloMessage, type Message, type WelcomeMessage } from '@vigil/protocol';
 import { config as rxjsConfig } from 'rxjs';
 import type { PeerTiming } from '../src/config.js';
 import { Connection } from '../src/connection.js';
@@ -148,6 +148,28 @@ describe('Connection heartbeats', () => {
     expect(s.connection.monitor.rtt.offset).toBe(76_050);
     s.clock.advanceTo(1800);
     expect(s.transport.sentMessages.slice(1)).toStrictEqual([{ type: MessageType.Ping, seq: 2, ts: 1800, rtt: 100 }]);
+  });
+
+  it('sends pings byte for byte as encodeMessage would, and reads a pong from its bytes as decodeMessage would', () => {
+    const s = handshaken({ pinging: true });
+    s.clock.advanceTo(900);
+    expect(s.transport.sent.map((p) => [...p])).toStrictEqual([[...encodeMessage({ type: MessageType.Ping, seq: 1, ts: 900 })]]);
+    // A pong with a nil ack and one with a float time, as other encoders may send them.
+    s.clock.advanceTo(1000);
+    s.transport.deliverBytes(Uint8Array.from([0x95, MessageType.Pong, 1, 0xcd, 0x03, 0x84, 0xcb, 0x40, 0xf2, 0xcc, 0x88, 0, 0, 0, 0, 0xc0]));
+    expect(s.connection.monitor.rtt.last).toBe(100);
+    expect(s.connection.monitor.rtt.offset).toBe(77_000.5 - 950);
+    expect(s.connection.ended).toBe(false);
+  });
+
+  it('still rejects a malformed pong with the decoder\'s error (the fast path declines it)', () => {
+    const s = handshaken({ pinging: true });
+    s.clock.advanceTo(1000);
+    // seq -1 (negative fixint): not a pong the fast path takes; decodeMessage says why.
+    s.transport.deliverBytes(Uint8Array.from([0x94, MessageType.Pong, 0xff, 1, 2]));
+    expect(s.connection.monitor.status.state).toBe('dead');
+    expect(s.connection.error?.code).toBe(ErrorCode.MalformedMessage);
+    expect(s.connection.error?.message).toBe('malformed message: seq must be a non-negative integer');
   });
 
   it('kills on heartbeat timeout: close 4001, transport destroyed', async () => {

@@ -37,6 +37,18 @@ export class FrameDecoder {
   }
 
   /**
+   * The common case without the array `push` returns: when nothing is held and `chunk` is
+   * exactly one complete frame within the limit, its payload (a view into `chunk`); else
+   * null, and nothing was consumed (feed the chunk to `push`).
+   */
+  whole(chunk: Uint8Array): Uint8Array | null {
+    if (this.pendingBytes > 0 || chunk.length < FRAME_HEADER_BYTES) return null;
+    const length = readUint32(chunk, 0);
+    if (length !== chunk.length - FRAME_HEADER_BYTES || length > this.maxFrameBytes) return null;
+    return chunk.subarray(FRAME_HEADER_BYTES);
+  }
+
+  /**
    * Feeds a chunk; returns the complete payloads it finished, in order.
    * Returned payloads may be views into `chunk`.
    * @throws ProtocolError `ERR_VIGIL_FRAME_TOO_LARGE` when a header declares more than `maxFrameBytes`.

@@ -29,3 +29,4 @@ export type {
 export { encodeMessage, decodeMessage } from './codec.js';
 export { FrameDecoder, encodeFrame, encodeFrameHeader } from './frame-decoder.js';
 export { ErrorCode, VigilError, ProtocolError, ConfigError, RejectedError } from './errors.js';
+export { encodePing, encodePong, readPong, type PongFields } from './heartbeat-codec.js';

@@ -66,6 +66,21 @@ describe('FrameDecoder fixtures', () => {
     expect(d.bufferedBytes).toBe(0);
   });
 
+  it('whole(): takes a chunk that is exactly one frame, and declines anything else without consuming it', () => {
+    const d = new FrameDecoder(4);
+    expect([...d.whole(bytes(0, 0, 0, 2, 0xaa, 0xbb))!]).toStrictEqual([0xaa, 0xbb]);
+    expect([...d.whole(bytes(0, 0, 0, 0))!]).toStrictEqual([]);
+    expect(d.whole(bytes(0, 0, 0, 2, 0xaa))).toBeNull(); // short
+    expect(d.whole(bytes(0, 0, 0, 1, 0xaa, 0, 0, 0, 0))).toBeNull(); // two frames
+    expect(d.whole(bytes(0, 0, 0, 5, 1, 2, 3, 4, 5))).toBeNull(); // over the limit: push throws for it
+    expect(d.whole(bytes(0, 0))).toBeNull();
+    expect(d.bufferedBytes).toBe(0);
+    expect(list(d.push(bytes(0, 0, 0, 2, 0xaa)))).toStrictEqual([]);
+    // Something is held: the next chunk completes it, so it is not a whole frame of its own.
+    expect(d.whole(bytes(0, 0, 0, 0))).toBeNull();
+    expect(list(d.push(bytes(0xbb)))).toStrictEqual([[0xaa, 0xbb]]);
+  });
+
   it('decodes several frames coalesced in one chunk, in order', () => {
     const d = new FrameDecoder();
     expect(list(d.push(bytes(0, 0, 0, 1, 7, 0, 0, 0, 0, 0, 0, 0, 2, 8, 9)))).toStrictEqual([[7], [], [8, 9]]);

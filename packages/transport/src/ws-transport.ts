@@ -1,14 +1,14 @@
 /**
  * The WebSocket transport over `ws`: one binary message per payload. A text message
  * or an oversize message errors the frame stream with a typed ProtocolError; `close`
- * sends the Vigil close code in the close frame and terminates after a linger.
+ * sends the Vigil close code in the close frame and terminates after a linger. Its
+ * listeners are functions shared by every transport (no closures per connection).
  */
 import { CloseCode, ErrorCode, ProtocolError } from '@vigil/protocol';
-import type { Cause, Transport, TransportEnd } from '@vigil/core';
-import type { Observable } from 'rxjs';
+import type { Cause, Transport } from '@vigil/core';
 import WebSocket from 'ws';
 import type { Socket } from 'node:net';
-import { FrameStream } from './internal/frame-stream.js';
+import { TransportPort } from './internal/transport-port.js';
 import { causeOfSocketError } from './socket-errors.js';
 import { applyKernelOptions, type AppliedKernelOptions, type KernelSocketOptions } from './socket-options.js';
 
@@ -38,53 +38,35 @@ function closeFrameReason(reason: string): string {
   return out;
 }
 
-export class WsTransport implements Transport {
+export class WsTransport extends TransportPort implements Transport {
   readonly kind = 'ws' as const;
   readonly remote: string;
-  readonly frames: Observable<Uint8Array>;
-  readonly closed: Promise<TransportEnd>;
-  private readonly subject = new FrameStream();
-  private localCause: Cause | null = null;
-  private error: (Error & { code?: string }) | undefined;
+  private readonly userTimeoutSet: boolean;
+  private readonly lingerMs: number;
   /** What applying `options.kernel` achieved; null without kernel options. */
   readonly kernel: AppliedKernelOptions | null;
 
   constructor(
     /** The underlying WebSocket. */
     readonly ws: WebSocket,
-    private readonly options: WsTransportOptions,
+    options: WsTransportOptions,
   ) {
+    super();
     this.remote = options.remote;
-    this.frames = this.subject;
+    this.lingerMs = options.lingerMs ?? 2000;
     ws.binaryType = 'nodebuffer';
     const socket = options.socket;
     this.kernel = socket && options.kernel ? applyKernelOptions(socket, options.kernel, options.onKernelWarning) : null;
-    const userTimeoutSet = this.kernel?.userTimeoutSet ?? false;
-    socket?.on('error', (error: Error) => {
-      this.error ??= error;
-    });
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary) {
-        this.subject.error(new ProtocolError(ErrorCode.UnexpectedMessage, 'text message on a Vigil WebSocket; only binary messages are allowed'));
-        return;
-      }
-      this.subject.next(data);
-    });
-    ws.on('error', (error: Error & { code?: string }) => {
-      this.error ??= error;
-      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-        this.subject.error(new ProtocolError(ErrorCode.FrameTooLarge, error.message, CloseCode.FrameTooLarge, { cause: error }));
-      }
-    });
-    this.closed = new Promise((resolve) => {
-      // `on`, not `once`: 'close' comes once, and `once` costs a wrapper per connection.
-      ws.on('close', () => {
-        this.subject.complete();
-        if (this.localCause !== null) resolve({ cause: this.localCause });
-        else if (this.error?.code?.startsWith('WS_ERR_')) resolve({ cause: 'protocol-error', error: this.error });
-        else resolve({ cause: causeOfSocketError(this.error, userTimeoutSet), ...(this.error ? { error: this.error } : {}) });
-      });
-    });
+    this.userTimeoutSet = this.kernel?.userTimeoutSet ?? false;
+    if (socket) {
+      (socket as Owned<Socket>)[kTransport] = this;
+      socket.on('error', onError);
+    }
+    (ws as Owned<WebSocket>)[kTransport] = this;
+    ws.on('message', onMessage);
+    ws.on('error', onWsError);
+    // `on`, not `once`: 'close' comes once, and `once` costs a wrapper per connection.
+    ws.on('close', onClose);
   }
 
   get bufferedBytes(): number {
@@ -102,7 +84,7 @@ export class WsTransport implements Transport {
     const ws = this.ws;
     if (ws.readyState === WebSocket.CLOSED) return;
     ws.close(closeFrameCode(code), closeFrameReason(reason));
-    const linger = setTimeout(() => ws.terminate(), this.options.lingerMs ?? 2000);
+    const linger = setTimeout(() => ws.terminate(), this.lingerMs);
     linger.unref();
     ws.once('close', () => clearTimeout(linger));
   }
@@ -112,4 +94,50 @@ export class WsTransport implements Transport {
     if (error) this.error ??= error;
     this.ws.terminate();
   }
+
+  /** @internal */
+  onMessage(data: Buffer, isBinary: boolean): void {
+    if (!isBinary) {
+      this.failFrames(new ProtocolError(ErrorCode.UnexpectedMessage, 'text message on a Vigil WebSocket; only binary messages are allowed'));
+      return;
+    }
+    this.deliver(data);
+  }
+
+  /** @internal */
+  onWsError(error: Error & { code?: string }): void {
+    this.error ??= error;
+    if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+      this.failFrames(new ProtocolError(ErrorCode.FrameTooLarge, error.message, CloseCode.FrameTooLarge, { cause: error }));
+    }
+  }
+
+  /** @internal */
+  onClose(): void {
+    const error = this.error;
+    if (this.localCause !== null) this.finish({ cause: this.localCause });
+    else if (error?.code?.startsWith('WS_ERR_')) this.finish({ cause: 'protocol-error', error });
+    else this.finish({ cause: causeOfSocketError(error, this.userTimeoutSet), ...(error ? { error } : {}) });
+  }
+}
+
+const kTransport = Symbol('vigil.wsTransport');
+type Owned<T> = T & { [kTransport]: WsTransport };
+
+// Listeners shared by every WebSocket transport: the emitter (socket or WebSocket) is `this`.
+function onError(this: Socket | WebSocket, error: Error): void {
+  const transport = (this as Owned<Socket>)[kTransport];
+  transport.error ??= error;
+}
+
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  (this as Owned<WebSocket>)[kTransport].onMessage(data, isBinary);
+}
+
+function onWsError(this: WebSocket, error: Error & { code?: string }): void {
+  (this as Owned<WebSocket>)[kTransport].onWsError(error);
+}
+
+function onClose(this: WebSocket): void {
+  (this as Owned<WebSocket>)[kTransport].onClose();
 }

@@ -7,7 +7,7 @@
 import { fork } from 'node:child_process';
 import { resolve } from 'node:path';
 import { VigilClient } from '@vigil/client';
-import { MessageType, decodeMessage, encodeMessage, type Message } from '@vigil/protocol';
+import { MessageType, decodeMessage, encodeMessage, encodePing, encodePong, readPong, type Message, type PongFields } from '@vigil/protocol';
 import WebSocket from 'ws';
 
 export interface ThroughputResult {
@@ -100,12 +100,17 @@ export async function runThroughput(options: { readonly quick: boolean; readonly
   const ping: Message = { type: MessageType.Ping, seq: 7, ts: 1795524134550.4294, rtt: 0.83 };
   const dataBytes = encodeMessage(data);
   const pingBytes = encodeMessage(ping);
+  const pongBytes = encodePong(7, 1795524134550.4294, 1795524134551.125);
+  const pongFields: PongFields = { seq: 0, echoTs: 0, time: 0, ack: -1 };
   const json = JSON.stringify(BODY);
   const codec: [string, () => unknown, string][] = [
     ['encodeMessage(data)', () => encodeMessage(data), `${dataBytes.length} bytes`],
     ['decodeMessage(data)', () => decodeMessage(dataBytes), `${dataBytes.length} bytes, validated`],
     ['encodeMessage(ping)', () => encodeMessage(ping), `${pingBytes.length} bytes`],
     ['decodeMessage(ping)', () => decodeMessage(pingBytes), `${pingBytes.length} bytes, validated`],
+    ['encodePing (heartbeat fast path)', () => encodePing(7, 1795524134550.4294, undefined, 0.83), `${pingBytes.length} bytes, same bytes as encodeMessage(ping)`],
+    ['decodeMessage(pong)', () => decodeMessage(pongBytes), `${pongBytes.length} bytes, validated`],
+    ['readPong (heartbeat fast path)', () => readPong(pongBytes, pongFields), `${pongBytes.length} bytes, validated, no object`],
     ['JSON.stringify(body)', () => JSON.stringify(BODY), `${json.length} bytes`],
     ['JSON.parse(body)', () => JSON.parse(json) as unknown, `${json.length} bytes, not validated`],
   ];
