@@ -23,7 +23,8 @@ export interface LivenessEngineOptions {
   /**
    * Own-stall awareness: silence our own stalls explain is not held against peers, and
    * peers are re-probed after one. Options, or false to judge raw silence (the naive way).
-   * Default: on, counting wheel lateness of max(20 ms, 2 ticks) as a stall.
+   * Default: on, counting wheel lateness of max(20 ms, 2 ticks) as a stall and excusing at
+   * most one timeout of any peer's silence (`maxCreditMs`).
    */
   readonly stallGuard?: StallGuardOptions | false;
 }

@@ -3,8 +3,9 @@
  * or `closed`), its failure detector, RTT estimator and ping schedule, on one
  * reusable wheel timer. An inbound frame only writes a timestamp; the timer
  * re-checks lazily when it fires (Netty's IdleStateHandler does the same).
- * Detectors and the hard cap judge in effective time (our own stalls cut out), and a
- * peer that would turn suspect or dead right after our stall is re-probed first.
+ * Detectors and the hard cap judge in effective time (our own stalls cut out, up to a
+ * capped credit per silence), and a peer that would turn suspect or dead right after our
+ * stall is re-probed first.
  */
 import { BehaviorSubject, of, type Observable } from 'rxjs';
 import type { PeerTiming } from './config.js';
@@ -47,6 +48,10 @@ export class PeerMonitor {
   private readonly createdEff: number;
   /** End of the stall we last re-probed this peer for. */
   private reprobedFor = Number.NEGATIVE_INFINITY;
+  /** How far this peer's effective clock runs ahead of the guard's: the credit its cap withheld, ms. */
+  private ahead = 0;
+  /** End of the one last grace a peer past its credit cap gets; NaN until then, and again after each frame. */
+  private lastGraceEnd = Number.NaN;
   /** Background mode (the peer's page is hidden): the silence, ms, that kills it instead of its timing; 0 when off. */
   private backgroundMs = 0;
 
@@ -60,11 +65,16 @@ export class PeerMonitor {
     const now = engine.now();
     this.stalls = engine.stalls;
     this.lastSeen = now;
-    this.lastSeenEff = this.createdEff = this.effective(now);
+    this.lastSeenEff = this.createdEff = this.stalls?.effective(now) ?? now;
     this.current = { state: 'connecting', cause: null, since: now };
-    this.timer = engine.wheel.timer((t) => this.fire(t));
+    this.timer = engine.wheel.timer(PeerMonitor.onTimer, this);
     this.timer.schedule(now + handshakeTimeoutMs);
   }
+
+  /** The timer's callback, shared by every monitor (no closure per peer). */
+  private static readonly onTimer = function (this: PeerMonitor, now: number): void {
+    this.fire(now);
+  };
 
   get status(): PeerStatus {
     return this.current;
@@ -94,9 +104,9 @@ export class PeerMonitor {
     return now - this.lastSeen;
   }
 
-  /** Ms of the silence since the last inbound frame that our own stalls explain. */
+  /** Ms of the silence since the last inbound frame that our own stalls excuse (at most the credit cap). */
   stallCredit(now = this.engine.now()): number {
-    return this.stalls?.creditSince(this.lastSeen, now) ?? 0;
+    return this.stalls === null ? 0 : Math.max(0, now - this.lastSeen - (this.effective(now) - this.lastSeenEff));
   }
 
   /** Handshake done: `connecting → alive`; starts the detector and, if `pinging`, the ping schedule. */
@@ -113,9 +123,11 @@ export class PeerMonitor {
   /** Proof of life: any inbound frame. `heartbeat` marks ping/pong frames. */
   touch(heartbeat: boolean): void {
     const now = this.engine.now();
-    this.lastSeen = now;
     // Observations of one stall may merge into an earlier start: never go back.
     this.lastSeenEff = Math.max(this.lastSeenEff, this.effective(now));
+    this.lastSeen = now;
+    this.ahead = this.stalls === null ? 0 : this.lastSeenEff - this.stalls.effective(now);
+    this.lastGraceEnd = Number.NaN;
     if (this.detector === null) return;
     // What we read right after our own stall is backlog: proof of life, not a sample of the peer's rhythm.
     const backlog = this.stalls !== null && now < this.stalls.lastEnd + this.graceMs();
@@ -164,8 +176,8 @@ export class PeerMonitor {
     const eff = this.effective(now);
     if (state === 'connecting' || this.timing === null || this.detector === null) {
       const left = this.createdEff + this.handshakeTimeoutMs - eff;
-      if (left <= 0) this.hooks.expire('handshake-timeout');
-      else this.timer.schedule(now + left);
+      if (left > 0) this.timer.schedule(now + left);
+      else if (!this.held(now, false)) this.hooks.expire('handshake-timeout');
       return;
     }
     let pinged = false;
@@ -176,22 +188,7 @@ export class PeerMonitor {
       this.nextPingAt = now + jitteredInterval(this.timing, this.engine.random);
     }
     const verdict = this.backgroundMs > 0 ? this.backgroundVerdict(eff) : eff - this.lastSeenEff >= this.timing.timeoutMs ? 'dead' : this.detector.verdict(eff);
-    const stalls = this.stalls;
-    if (verdict !== 'alive' && stalls !== null && stalls.lastEnd > this.lastSeen) {
-      const graceEnd = stalls.lastEnd + this.graceMs();
-      if (now < graceEnd) {
-        // Node runs expired timers before it polls sockets: right after our stall the peer's
-        // answers may still sit unread. Ask once more and judge after the grace.
-        if (this.reprobedFor !== stalls.lastEnd) {
-          this.reprobedFor = stalls.lastEnd;
-          this.engine.stats.reprobes++;
-          if (!pinged) this.hooks.ping?.(now);
-          if (isTerminal(this.current.state)) return;
-        }
-        this.arm(now, graceEnd);
-        return;
-      }
-    }
+    if (verdict !== 'alive' && this.held(now, pinged)) return;
     if (verdict === 'dead') {
       this.hooks.expire('heartbeat-timeout');
       return;
@@ -199,6 +196,46 @@ export class PeerMonitor {
     if (verdict === 'suspect' && this.current.state === 'alive') this.transition('suspect', 'heartbeat-timeout', now);
     else if (verdict === 'alive' && this.current.state === 'suspect') this.transition('alive', null, now);
     if (!isTerminal(this.current.state)) this.arm(now);
+  }
+
+  /**
+   * Node runs expired timers before it polls sockets: right after our stall the peer's
+   * answers may still sit unread. A peer whose verdict turned is pinged once per stall and
+   * held until a grace after it; past its credit cap (or before its handshake) only once
+   * more, since a saturated loop stalls on every tick. True if held (the timer is armed).
+   */
+  private held(now: number, pinged: boolean): boolean {
+    const stalls = this.stalls;
+    if (stalls === null || stalls.lastEnd <= this.lastSeen) return false;
+    let until = stalls.lastEnd + this.graceMs();
+    let reprobe = this.timing !== null && this.reprobedFor !== stalls.lastEnd;
+    if (this.timing === null || now - this.lastSeen >= this.limitMs() + this.creditCap()) {
+      if (Number.isNaN(this.lastGraceEnd)) this.lastGraceEnd = until;
+      else {
+        until = this.lastGraceEnd;
+        reprobe = false;
+      }
+    }
+    if (now >= until) return false;
+    if (reprobe) {
+      this.reprobedFor = stalls.lastEnd;
+      this.engine.stats.reprobes++;
+      if (!pinged) this.hooks.ping?.(now);
+      if (isTerminal(this.current.state)) return true;
+    }
+    if (this.timing === null) this.timer.schedule(until);
+    else this.arm(now, until);
+    return true;
+  }
+
+  /** The silence, ms, the hard cap allows in effective time: the timeout, or the background timeout. */
+  private limitMs(): number {
+    return this.backgroundMs > 0 ? this.backgroundMs : this.timing!.timeoutMs;
+  }
+
+  /** The most of one silence our stalls may excuse, ms (`StallGuardOptions.maxCreditMs`). */
+  private creditCap(): number {
+    return this.stalls?.creditCap(this.timing?.timeoutMs ?? this.handshakeTimeoutMs) ?? 0;
   }
 
   /** Arms the timer for the next ping, verdict change or hard cap (or `until`), whichever is first. */
@@ -222,13 +259,20 @@ export class PeerMonitor {
   /** Grace after our own stall: a few RTOs, at least a few ticks, at most one interval. */
   private graceMs(): number {
     const tick = this.engine.wheel.tickMs;
-    const interval = this.timing?.intervalMs ?? Number.POSITIVE_INFINITY;
+    // Before the handshake: the socket reads that follow the late tick.
+    if (this.timing === null) return STALL_DEFAULTS.graceMinTicks * tick;
+    const interval = this.timing.intervalMs;
     const rto = Number.isNaN(this.rtt.srtt) ? interval : this.rtt.rto(tick);
     return Math.min(interval, Math.max(STALL_DEFAULTS.graceRtos * rto, STALL_DEFAULTS.graceMinTicks * tick));
   }
 
+  /**
+   * This peer's effective time: the clock less our stalls since its last frame, but at most
+   * `creditCap()` of them; `ahead` keeps what earlier caps withheld, so it never jumps back.
+   */
   private effective(now: number): number {
-    return this.stalls === null ? now : this.stalls.effective(now);
+    if (this.stalls === null) return now;
+    return Math.max(this.stalls.effective(now) + this.ahead, this.lastSeenEff + (now - this.lastSeen) - this.creditCap());
   }
 
   private transition(to: PeerState, cause: Cause | null, now: number): void {

@@ -1,8 +1,9 @@
 /**
  * Own-stall awareness: a record of the spans during which this process could not run
  * (a GC pause, a blocked event loop, SIGSTOP, a paused VM), fed by timer lateness, and
- * the answer to "how much of the silence since `t` did our own stall cause?". Pure and
- * clock-agnostic: the timing wheel feeds it in virtual time exactly as in production.
+ * the answer to "how much of the silence since `t` did our own stall cause?", plus the
+ * cap on how much of it any one peer may be excused. Pure and clock-agnostic: the timing
+ * wheel feeds it in virtual time exactly as in production.
  */
 
 /** Named defaults. */
@@ -15,6 +16,12 @@ export const STALL_DEFAULTS = {
   graceRtos: 4,
   /** Smallest grace after a stall, in wheel ticks (the socket reads that follow a late tick). */
   graceMinTicks: 4,
+  /**
+   * Most credit one peer's silence can earn, in that peer's timeouts (`maxCreditMs` unset):
+   * a saturated loop is late on every tick, and uncapped credit would never let a silent
+   * peer die (Lifeguard caps its local-health multiplier for the same reason).
+   */
+  maxCreditTimeouts: 1,
 } as const;
 
 /** What revealed a stall. */
@@ -38,12 +45,23 @@ export interface StallGuardOptions {
   readonly minStallMs?: number;
   /** Stall spans remembered for `creditSince`. Default 64. */
   readonly historySize?: number;
+  /**
+   * Most silence, ms, our stalls may excuse for one peer between two of its frames: its
+   * dead line moves by at most this much however long or often we stall, so a dead peer
+   * is declared dead within its timeout + this + one re-probe grace (at most one interval),
+   * even on an event loop saturated for good. Before the handshake the cap applies to the
+   * handshake deadline. Default: the peer's own `timeoutMs` (`handshakeTimeoutMs` before
+   * its handshake); `Infinity` restores uncapped credit.
+   */
+  readonly maxCreditMs?: number;
 }
 
 export type StallListener = (stall: Stall) => void;
 
 export class StallGuard {
   readonly minStallMs: number;
+  /** The fixed cap on one peer's credit, ms; undefined: each peer's own timeout. */
+  readonly maxCreditMs: number | undefined;
   /** Distinct stalls seen (overlapping observations of one stall count once). */
   count = 0;
   /** Total length of every stall seen, ms (overlaps counted once). Only grows. */
@@ -66,6 +84,8 @@ export class StallGuard {
     const history = options.historySize ?? STALL_DEFAULTS.historySize;
     if (!(this.minStallMs > 0)) throw new RangeError(`minStallMs must be positive, got ${this.minStallMs}`);
     if (!(Number.isInteger(history) && history > 0)) throw new RangeError(`historySize must be a positive integer, got ${history}`);
+    this.maxCreditMs = options.maxCreditMs;
+    if (this.maxCreditMs !== undefined && !(this.maxCreditMs >= 0)) throw new RangeError(`maxCreditMs must be at least 0, got ${this.maxCreditMs}`);
     this.from = new Float64Array(history);
     this.to = new Float64Array(history);
   }
@@ -150,6 +170,11 @@ export class StallGuard {
       credit += Math.max(0, Math.min(t, now) - Math.max(this.from[i]!, since));
     }
     return credit;
+  }
+
+  /** The cap on the credit of a peer whose hard limit of silence is `timeoutMs`, ms. */
+  creditCap(timeoutMs: number): number {
+    return this.maxCreditMs ?? STALL_DEFAULTS.maxCreditTimeouts * timeoutMs;
   }
 
   /** Effective time: the clock with every stall cut out (`now − totalMs`). */

@@ -4,7 +4,9 @@
  * timeout) — its event loop blocked by a busy loop in this process, or the whole server
  * process SIGSTOPped as a child — while clients in another process keep answering: after
  * it resumes, no peer dies. A client frozen (SIGSTOP) across the same window still dies,
- * within timeout + the stall. A naive server (`stallGuard: false`) kills every peer.
+ * within timeout + the stall. A naive server (`stallGuard: false`) kills every peer. A
+ * server whose loop is saturated for good (busy slices, every tick late) still kills a
+ * frozen client within timeout + the credit cap + one grace, and no live one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -192,7 +194,7 @@ describe.each(['fixed', 'phi'] as const)('stall guard with the %s detector, over
       const suspects = outcome.changes.filter((c) => LIVE.includes(c.peerId) && c.to === 'suspect').length;
       console.log(
         `[${detector}/${how}] stall ${outcome.stallMs.toFixed(0)} ms (server measured ${outcome.health.longestStallMs.toFixed(0)}, credited ${outcome.health.stallMsTotal.toFixed(0)} in ${outcome.health.stalls} stalls, ${outcome.health.reprobes} re-probes); ` +
-          `frozen peers dead after ${frozen.join(', ')} ms of silence (limit ${TIMEOUT} + stall); live peers suspected ${suspects}×`,
+          `frozen peers dead after ${frozen.join(', ')} ms of silence (limit ${TIMEOUT} + the stall, credited up to ${TIMEOUT}); live peers suspected ${suspects}×`,
       );
     }, 60_000);
 
@@ -236,6 +238,85 @@ describe('a naive server (stallGuard: false), for contrast', () => {
     for (const c of deaths) {
       expect(c.cause).toBe('heartbeat-timeout');
       expect(c.silenceMs).toBeGreaterThanOrEqual(STALL);
+    }
+  }, 60_000);
+});
+
+/** One busy slice of the saturated loop, ms: every timer due during one runs up to this late. */
+const SLICE = 150;
+
+/**
+ * Saturates this process's event loop until `stop()`: busy slices of `SLICE` ms, each
+ * followed by one turn of the loop (timers, then socket reads) before the next.
+ */
+function saturate(): { stop(): void } {
+  let running = true;
+  const slice = (): void => {
+    if (!running) return;
+    const from = monotonicNow();
+    while (monotonicNow() - from < SLICE);
+    setImmediate(slice);
+  };
+  setImmediate(slice);
+  return {
+    stop: () => {
+      running = false;
+    },
+  };
+}
+
+describe.each(['fixed', 'phi'] as const)('a server whose event loop is saturated for good, with the %s detector', (detector) => {
+  it('still declares a frozen client dead within timeout + the credit cap + one grace, and no live one', async () => {
+    const teardown: (() => unknown)[] = [];
+    try {
+      const server = new VigilServer({ tcp: { port: 0 }, ws: { port: 0 }, heartbeat: { intervalMs: INTERVAL, timeoutMs: TIMEOUT }, detector });
+      teardown.push(() => server.close());
+      const changes: StateChange[] = [];
+      server.changes$.subscribe((c) => changes.push(c));
+      const ports = await server.listen();
+      const urls = [`tcp://127.0.0.1:${ports.tcp}`, `ws://127.0.0.1:${ports.ws}/`];
+      const live = Child.start('stall-clients.ts', [...urls, 'live', '1'], teardown);
+      const frozen = Child.start('stall-clients.ts', [...urls, 'frozen', '1'], teardown);
+      await Promise.all([live.next('connected'), frozen.next('connected')]);
+      await sleep(3 * INTERVAL);
+
+      const before = server.health();
+      const loop = saturate();
+      teardown.push(() => loop.stop());
+      const saturatedAt = monotonicNow();
+      frozen.signal('SIGSTOP');
+      const frozenIds = ['frozen-tcp-0', 'frozen-ws-0'];
+      const frozenDead = () => frozenIds.every((id) => changes.some((c) => c.peerId === id && c.to === 'dead'));
+      // Without the cap, never (the credited stalls cover nearly all of the time).
+      await until(frozenDead, 'the frozen peers to die', 5 * TIMEOUT);
+      // Saturated long enough for any wrongful death of a live peer: two timeouts more.
+      await sleep(2 * TIMEOUT);
+      loop.stop();
+      const saturatedMs = monotonicNow() - saturatedAt;
+      const health = server.health();
+      const creditedMs = health.stallMsTotal - before.stallMsTotal;
+      const silences = changes.filter((c) => frozenIds.includes(c.peerId) && c.to === 'dead').map((c) => Math.round(c.silenceMs));
+      console.log(
+        `[${detector}/saturated] ${Math.round(saturatedMs)} ms in ${SLICE} ms busy slices: ${health.stalls - before.stalls} stalls credited ${Math.round(creditedMs)} ms ` +
+          `(lag max ${health.eventLoopLagMaxMs} ms, ${health.reprobes - before.reprobes} re-probes); frozen peers dead after ${silences.join(', ')} ms of silence (bound ${TIMEOUT} + ${TIMEOUT} + ${INTERVAL})`,
+      );
+
+      // Saturated indeed: most of the time was credited as our own stalls.
+      expect(creditedMs).toBeGreaterThan(saturatedMs / 2);
+      for (const id of frozenIds) {
+        const ends = changes.filter((c) => c.peerId === id && (c.to === 'dead' || c.to === 'closed'));
+        expect(ends.map((c) => [c.to, c.cause])).toStrictEqual([['dead', 'heartbeat-timeout']]);
+        // Raw silence: at most timeout + the credit cap (one timeout) + one re-probe grace (at most one
+        // interval), plus a tick of quantization, two slices of lateness (the judging tick's, the
+        // grace's) and the scheduling slack of MARGIN.
+        expect(ends[0]!.silenceMs).toBeGreaterThanOrEqual(TIMEOUT);
+        expect(ends[0]!.silenceMs).toBeLessThanOrEqual(TIMEOUT + TIMEOUT + INTERVAL + 2 * SLICE + MARGIN);
+      }
+      const liveEnded = changes.filter((c) => c.peerId.startsWith('live-') && (c.to === 'dead' || c.to === 'closed'));
+      const clientsGaveUp = live.changes().filter((c) => c.to === 'dead' || c.to === 'closed');
+      expect([liveEnded, clientsGaveUp]).toStrictEqual([[], []]);
+    } finally {
+      for (let step = teardown.pop(); step !== undefined; step = teardown.pop()) await step();
     }
   }, 60_000);
 });

@@ -6,6 +6,7 @@
 import { VigilClient, parseVigilUrl, type ClientStatus } from '@vigil/client';
 import { ConfigError, VigilError } from '@vigil/protocol';
 import { ExitCode, UsageError, parseCommandLine, parseMs } from '../internal/args.js';
+import { DETECTOR_FLAGS, DETECTOR_USAGE, parseDetectorFlags, type DetectorFlags } from '../internal/detector-flags.js';
 import { cliLogger, createCliLogger, parseLogLevel, type LogLevel } from '../internal/logger.js';
 import { shutdownRequest, within, writeJsonLine, writeLine } from '../internal/process-io.js';
 
@@ -16,11 +17,13 @@ stays connected, reconnecting by itself, until SIGINT or SIGTERM. Prints one
 JSON line on stdout per state change:
   {"event":"state","state":"alive","cause":null,"attempt":0,"peer":ID,
    "sessionId":S,"reconnects":N,"rttMs":N}
-(rttMs on alive lines only). Logs go to stderr.
+(rttMs on alive lines only). Logs go to stderr. The detector judges the
+server's pings; with either, interval + timeout of silence is the hard cap.
 
 Options:
   --id NAME          peer id to ask for (default: the server assigns one)
   --interval MS      heartbeat interval to request (the server clamps it)
+${DETECTOR_USAGE}
   --log-level LEVEL  fatal, error, warn, info, debug, trace or silent (default info)
   -h, --help         show this help
 
@@ -30,11 +33,13 @@ flags or URL.`;
 const FLAGS = {
   id: { type: 'string' },
   interval: { type: 'string' },
+  ...DETECTOR_FLAGS,
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export interface ConnectOptions {
+/** What `vigil connect` was asked to do; `detector` and `phi` only when given. */
+export interface ConnectOptions extends DetectorFlags {
   readonly url: string;
   readonly id?: string;
   readonly intervalMs?: number;
@@ -61,6 +66,7 @@ export function parseConnectArgs(argv: readonly string[]): ConnectOptions | 'hel
     url,
     ...(flags.id !== undefined ? { id: flags.id } : {}),
     ...(flags.interval !== undefined ? { intervalMs: parseMs('connect', '--interval', flags.interval) } : {}),
+    ...parseDetectorFlags('connect', flags),
     logLevel: flags['log-level'] === undefined ? 'info' : parseLogLevel('connect', '--log-level', flags['log-level']),
   };
 }
@@ -143,6 +149,8 @@ export async function runConnect(argv: readonly string[]): Promise<ExitCode> {
     client = new VigilClient(options.url, {
       ...(options.id !== undefined ? { id: options.id } : {}),
       ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
+      ...(options.detector !== undefined ? { detector: options.detector } : {}),
+      ...(options.phi !== undefined ? { phi: options.phi } : {}),
       logger,
     });
   } catch (error) {

@@ -6,11 +6,12 @@
  * peer state change (and one `cluster` line per cluster presence event).
  */
 import { attachCluster, createClusterHttpApi, resolveClusterConfig, type Cluster, type ClusterEvent } from '@vigil/cluster';
-import { resolveHeartbeatConfig, selectDetector, type HeartbeatOptions, type PhiAccrualOptions, type StateChange } from '@vigil/core';
+import { resolveHeartbeatConfig, type HeartbeatOptions, type PhiAccrualOptions, type StateChange } from '@vigil/core';
 import { ConfigError } from '@vigil/protocol';
 import { createDashboardHandler } from '@vigil/dashboard';
 import { VigilServer, serveHttpApi, type HttpApiHandler, type HttpApiServer } from '@vigil/server';
 import { ExitCode, UsageError, parseCommandLine, parseMs, parsePort } from '../internal/args.js';
+import { DETECTOR_FLAGS, DETECTOR_USAGE, parseDetectorFlags } from '../internal/detector-flags.js';
 import { cliLogger, createCliLogger, parseLogLevel, type LogLevel } from '../internal/logger.js';
 import { shutdownRequest, within, writeJsonLine, writeLine } from '../internal/process-io.js';
 
@@ -31,10 +32,7 @@ Options:
                      (neither --tcp nor --ws: both, on free ports)
   --http PORT        HTTP: the live dashboard at /, GET /api/peers, /api/events,
                      /metrics (default: off)
-  --detector NAME    failure detector: fixed or phi (default fixed)
-  --phi-suspect PHI  phi at which a peer turns suspect, with --detector phi (default 3)
-  --phi-dead PHI     phi at which a peer is dead, above --phi-suspect (default 8)
-  --phi-pause MS     acceptable heartbeat pause before death (default 1.25 x --interval)
+${DETECTOR_USAGE}
   --no-stall-guard   judge raw silence: do not excuse this process's own stalls
   --token TOKEN      require "Authorization: Bearer TOKEN" on every HTTP route
                      (the dashboard takes it as ?token=)
@@ -68,10 +66,7 @@ const FLAGS = {
   timeout: { type: 'string' },
   'log-level': { type: 'string' },
   token: { type: 'string' },
-  detector: { type: 'string' },
-  'phi-suspect': { type: 'string' },
-  'phi-dead': { type: 'string' },
-  'phi-pause': { type: 'string' },
+  ...DETECTOR_FLAGS,
   'no-stall-guard': { type: 'boolean' },
   workers: { type: 'string' },
   redis: { type: 'string' },
@@ -147,43 +142,6 @@ function parseClusterFlags(flags: { redis?: string | undefined; node?: string | 
   return options;
 }
 
-/** The `serve` flag naming each phi config field a `ConfigError` can blame. */
-const FLAG_OF_PHI_FIELD: Readonly<Record<string, string>> = {
-  'phi.suspectThreshold': '--phi-suspect',
-  'phi.deadThreshold': '--phi-dead',
-  'phi.acceptableHeartbeatPauseMs': '--phi-pause',
-  'phi.suspectHeartbeatPauseMs': '--phi-pause',
-};
-
-function parsePhi(flag: string, raw: string): number {
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value) || value <= 0) throw new UsageError('serve', flag, `${flag} must be a positive number, got "${raw}"`);
-  return value;
-}
-
-function parseDetectorFlags(flags: {
-  detector?: string | undefined;
-  'phi-suspect'?: string | undefined;
-  'phi-dead'?: string | undefined;
-  'phi-pause'?: string | undefined;
-}): { detector: 'fixed' | 'phi'; phi: PhiAccrualOptions | undefined } {
-  const detector = flags.detector ?? 'fixed';
-  if (detector !== 'fixed' && detector !== 'phi') throw new UsageError('serve', '--detector', `--detector must be fixed or phi, got "${detector}"`);
-  const phi: { suspectThreshold?: number; deadThreshold?: number; acceptableHeartbeatPauseMs?: number } = {};
-  if (flags['phi-suspect'] !== undefined) phi.suspectThreshold = parsePhi('--phi-suspect', flags['phi-suspect']);
-  if (flags['phi-dead'] !== undefined) phi.deadThreshold = parsePhi('--phi-dead', flags['phi-dead']);
-  if (flags['phi-pause'] !== undefined) phi.acceptableHeartbeatPauseMs = parseMs('serve', '--phi-pause', flags['phi-pause']);
-  const given = Object.keys(phi);
-  if (detector !== 'phi' && given.length > 0) throw new UsageError('serve', '--detector', '--phi-* flags need --detector phi');
-  try {
-    selectDetector(detector, given.length > 0 ? phi : undefined)({ intervalMs: 1000, suspectAfterMs: 1500, timeoutMs: 3000, jitter: 0.1 }, 0);
-  } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError('serve', FLAG_OF_PHI_FIELD[error.field] ?? '--detector', error.message);
-    throw error;
-  }
-  return { detector, phi: given.length > 0 ? phi : undefined };
-}
-
 /** The `serve` flag naming each heartbeat config field a `ConfigError` can blame. */
 const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   intervalMs: '--interval',
@@ -240,7 +198,7 @@ export function parseServeArgs(argv: readonly string[]): ServeOptions | 'help' {
   }
   const logLevel = flags['log-level'] === undefined ? 'info' : parseLogLevel('serve', '--log-level', flags['log-level']);
   if (flags.token !== undefined && flags.token.length < 8) throw new UsageError('serve', '--token', '--token must be at least 8 characters');
-  const { detector, phi } = parseDetectorFlags(flags);
+  const { detector = 'fixed', phi } = parseDetectorFlags('serve', flags);
   const workers = flags.workers === undefined ? undefined : parseWorkers(flags.workers);
   const cluster = parseClusterFlags(flags);
   return {

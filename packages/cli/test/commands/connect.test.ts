@@ -1,7 +1,7 @@
 /**
  * `vigil connect`: argument parsing in-process, then real processes: the state lines
- * it prints (alive with an RTT), reconnecting by itself to a restarted server, and
- * leaving in order on SIGINT/SIGTERM.
+ * it prints (alive with an RTT), reconnecting by itself to a restarted server, leaving
+ * in order on SIGINT/SIGTERM, and judging the server with the detector it was given.
  */
 import { UsageError } from '../../src/internal/args.js';
 import { parseConnectArgs } from '../../src/commands/connect.js';
@@ -25,6 +25,18 @@ describe('parseConnectArgs', () => {
     });
   });
 
+  it('takes the detector flags serve takes, each only when given', () => {
+    const url = 'tcp://127.0.0.1:7400';
+    expect(parseConnectArgs([url, '--detector', 'phi', '--phi-suspect', '2.5', '--phi-dead', '6', '--phi-pause', '300'])).toStrictEqual({
+      url,
+      detector: 'phi',
+      phi: { suspectThreshold: 2.5, deadThreshold: 6, acceptableHeartbeatPauseMs: 300 },
+      logLevel: 'info',
+    });
+    expect(parseConnectArgs([url, '--detector', 'phi'])).toStrictEqual({ url, detector: 'phi', logLevel: 'info' });
+    expect(parseConnectArgs([url, '--detector', 'fixed'])).toStrictEqual({ url, detector: 'fixed', logLevel: 'info' });
+  });
+
   it.each([
     [[], 'URL', 'missing URL'],
     [['http://127.0.0.1:1'], 'URL', 'unsupported scheme "http"'],
@@ -35,6 +47,14 @@ describe('parseConnectArgs', () => {
     [['tcp://127.0.0.1:1', '--interval=0'], '--interval', '--interval must be a whole number of milliseconds'],
     [['tcp://127.0.0.1:1', '--id='], '--id', '--id must not be empty'],
     [['tcp://127.0.0.1:1', '--timeout', '5'], '--timeout', 'unknown flag --timeout'],
+    [['tcp://127.0.0.1:1', '--detector', 'swim'], '--detector', '--detector must be fixed or phi, got "swim"'],
+    [['tcp://127.0.0.1:1', '--phi-dead', '8'], '--detector', '--phi-* flags need --detector phi'],
+    [['tcp://127.0.0.1:1', '--detector', 'fixed', '--phi-suspect', '2'], '--detector', '--phi-* flags need --detector phi'],
+    [['tcp://127.0.0.1:1', '--detector', 'phi', '--phi-suspect', '0'], '--phi-suspect', '--phi-suspect must be a positive number, got "0"'],
+    [['tcp://127.0.0.1:1', '--detector', 'phi', '--phi-suspect', '5', '--phi-dead', '2'], '--phi-dead', 'must be a number above suspectThreshold (5), got 2'],
+    [['tcp://127.0.0.1:1', '--detector', 'phi', '--phi-pause', 'soon'], '--phi-pause', '--phi-pause must be a whole number of milliseconds'],
+    // The client has no stall-guard option (its engine always guards itself).
+    [['tcp://127.0.0.1:1', '--no-stall-guard'], '--no-stall-guard', 'unknown flag --no-stall-guard'],
   ])('refuses %j, naming %s', (argv, flag, message) => {
     let error: unknown;
     try {
@@ -125,6 +145,27 @@ describe('vigil connect (end to end)', () => {
     const states = client.json<StateLine>().map((l) => l.state);
     // Retries re-announce `connecting` with a growing attempt number.
     expect(states.filter((s, i) => s !== states[i - 1])).toEqual(['connecting', 'closed']);
+  });
+
+  it('judges the server with the phi detector when asked: dead long before the fixed watchdog even suspects', async () => {
+    // Pings every 500 ms; the fixed client suspects the server after 3000 ms of silence and
+    // gives up after 3500. The phi client (acceptable pause 500 ms) gives up after about 1.3 s.
+    const serve = startCli('serve', '--tcp', '0', '--interval', '500', '--timeout', '3000', '--log-level', 'silent');
+    const { tcp } = await serve.waitForJson<{ event: string; tcp: number }>((v) => v.event === 'listening', START_MS);
+    const url = `tcp://127.0.0.1:${tcp}`;
+    const phi = startCli('connect', url, '--id', 'phi', '--detector', 'phi', '--phi-pause', '500', '--log-level', 'silent');
+    const fixed = startCli('connect', url, '--id', 'fixed', '--detector', 'fixed', '--log-level', 'silent');
+    await Promise.all([phi, fixed].map((c) => c.waitForJson<StateLine>((v) => v.state === 'alive', START_MS)));
+    // A few heartbeats, so phi has intervals to learn from.
+    await new Promise((r) => setTimeout(r, 2500));
+    const marks = [phi.lines.length, fixed.lines.length] as const;
+    serve.signal('SIGSTOP');
+    const dead = await phi.waitForJson<StateLine>((v) => v.state === 'dead', START_MS, marks[0]);
+    expect(dead).toMatchObject({ state: 'dead', cause: 'heartbeat-timeout', peer: 'phi' });
+    // Both clients heard the same pings; the fixed one has not even turned suspect yet.
+    expect(fixed.lines.slice(marks[1])).toStrictEqual([]);
+    // Nothing before: no false suspicion while the server answered.
+    expect(phi.json<StateLine>().slice(0, marks[0]).map((l) => l.state)).toStrictEqual(['connecting', 'alive']);
   });
 
   it('exits 2 with one line naming the problem for a bad URL', async () => {
