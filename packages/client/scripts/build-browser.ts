@@ -2,7 +2,8 @@
  * Builds the browser client: `src/browser.ts` and everything it imports (core, protocol,
  * msgpackr, rxjs, pino's browser build), bundled by esbuild into one ESM file,
  * `dist/vigil-client.browser.js`, with a source map. The bundle must not reach Node
- * built-ins: esbuild fails the build if anything imports `net`, `ws` or the like.
+ * built-ins: esbuild fails the build if anything imports `net` or the like (`ws` would
+ * slip through as its browser stub, which throws only when used).
  *
  * `pnpm --filter @vigil/client build` builds it; `ensureBrowserBuild()` rebuilds only when
  * an input is newer than the bundle (the game example and the browser tests call it).

@@ -37,7 +37,7 @@ export type DeadlineVerdict = 'ok' | 'reconnecting';
 export class BrowserVigilClient<In = unknown, Out = unknown> extends VigilClient<In, Out> {
   /** The page lifecycle this client reports; null with background mode off. */
   readonly lifecycle: PageLifecycle | null;
-  /** The visibility last sent to the server on the current connection. */
+  /** The visibility last sent to the server in this session (a resumed session keeps it on the server). */
   private reported: Visibility = 'visible';
   private readonly hiddenTimeoutMs: number;
   private readonly subscriptions: Subscription[] = [];
@@ -58,13 +58,23 @@ export class BrowserVigilClient<In = unknown, Out = unknown> extends VigilClient
       );
     }
     let previous = this.status.state;
+    // `resumes` is counted only after the connection turns alive; the session id is known before.
+    let sessionId: string | null = null;
     this.subscriptions.push(
       this.status$.subscribe({
         next: (s) => {
-          // A new session (first or after a reconnect) starts visible on the server: tell it otherwise.
-          if (s.state === 'alive' && previous === 'connecting') {
-            this.reported = 'visible';
-            if (lifecycle !== null && lifecycle.state !== 'visible') this.report(lifecycle.state);
+          if (s.state === 'alive' && previous === 'connecting' && lifecycle !== null) {
+            const resumed = this.sessionId !== null && this.sessionId === sessionId;
+            sessionId = this.sessionId;
+            if (resumed) {
+              // A resumed session keeps its visibility on the server, but the last report may
+              // have gone into the dead connection: say the current state again (the server dedups).
+              this.report(lifecycle.state);
+            } else {
+              // A new session starts visible on the server: tell it otherwise.
+              this.reported = 'visible';
+              if (lifecycle.state !== 'visible') this.report(lifecycle.state);
+            }
           }
           previous = s.state;
         },

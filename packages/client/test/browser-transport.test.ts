@@ -99,6 +99,8 @@ describe('BrowserWsTransport', () => {
     t.transport.close(CloseCode.Normal, 'bye');
     expect(t.transport.send(new Uint8Array([2]))).toBe(false);
     expect(t.ws.sent).toEqual([new Uint8Array([1])]);
+    // The fake server never answers the close: end it rather than leave the linger timer running.
+    t.transport.destroy();
   });
 
   it('a text message errors the frame stream with UnexpectedMessage (close 1002)', () => {

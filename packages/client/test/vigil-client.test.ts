@@ -47,10 +47,11 @@ describe.each<Kind>(['tcp', 'ws'])('VigilClient over %s', (kind) => {
     const welcomedAt = fake.connections[0]!.sentAt[0]!;
     const detectionMs = death.at - welcomedAt;
     expect(death.cause).toBe('heartbeat-timeout');
-    // Silence counts from the welcome; the verdict may be one 25 ms tick late, never early.
+    // Silence counts from the welcome; the verdict is never early, and late only by a tick
+    // plus what a loaded box delays this process's timers.
     expect(death.silenceMs).toBeGreaterThanOrEqual(100 + 300);
     expect(detectionMs).toBeGreaterThanOrEqual(100 + 300);
-    expect(detectionMs).toBeLessThanOrEqual(100 + 300 + 250);
+    expect(detectionMs).toBeLessThanOrEqual(100 + 300 + 1000);
     // It told the silent server why, best effort.
     await until(() => fake.connections[0]!.closedAt !== null, 'the dead connection destroyed');
     expect(fake.connections[0]!.received).toEqual([

@@ -164,6 +164,45 @@ describe('browser VigilClient (in Node, over ws) against VigilServer', () => {
     expect(s.server.visibilityOf(s.server.peers.get('born-hidden')!)).toBe('hidden');
   });
 
+  it('a resumed session keeps its visibility and background bound; a report lost with the old connection is made again', async () => {
+    const s = await startServer({ resume: true });
+    const page = fakePage();
+    const { client, transports } = newClient(s.url, 'resumed', page);
+    await client.connect();
+    page.show('hidden');
+    await until(() => s.visibility.length === 1, 'the server to hear hidden', 2000);
+    // The page comes back while its connection is already gone (as when Chromium fails a
+    // frozen page's WebSocket): the `visible` report goes into the dead connection.
+    freeze(transports[0]!);
+    page.show('visible');
+    expect(s.visibility).toEqual(['hidden']);
+    const peer = s.server.peers.get('resumed')!;
+    transports[0]!.ws.close();
+    await until(() => client.resumes === 1 && client.status.state === 'alive', 'the session to resume', 5000);
+    // Resumed, it says its state again: the server hears `visible` once, and the normal timeout applies.
+    await until(() => s.visibility.length === 2, 'the server to hear visible', 2000);
+    expect(s.visibility).toEqual(['hidden', 'visible']);
+    expect(s.server.visibilityOf(peer)).toBe('visible');
+    expect(peer.connection.monitor.backgroundTimeoutMs).toBe(0);
+  });
+
+  it('a page still hidden after a resume stays judged by the background bound', async () => {
+    const s = await startServer({ resume: true });
+    const page = fakePage();
+    const { client, transports } = newClient(s.url, 'still-hidden', page);
+    await client.connect();
+    page.show('hidden');
+    await until(() => s.visibility.length === 1, 'the server to hear hidden', 2000);
+    const peer = s.server.peers.get('still-hidden')!;
+    transports[0]!.ws.close();
+    await until(() => client.resumes === 1 && client.status.state === 'alive', 'the session to resume', 5000);
+    expect(s.server.visibilityOf(peer)).toBe('hidden');
+    expect(peer.connection.monitor.backgroundTimeoutMs).toBe(HIDDEN_MS);
+    // The repeated `hidden` is no change: no second event.
+    await sleep(2 * INTERVAL_MS);
+    expect(s.visibility).toEqual(['hidden']);
+  });
+
   it('after a sleep past its deadline it reconnects (and resumes) without writing to the old connection', async () => {
     const s = await startServer({ resume: true });
     const { client, transports } = newClient(s.url, 'sleeper', fakePage());
