@@ -4,7 +4,7 @@
  * `GET /api/cluster/peers` (every node's peers, from Redis), `GET /api/cluster/nodes`
  * (nodes and lease ages) and `GET /api/cluster/view` (this node's replica, no Redis).
  */
-import { authorized, type HttpApiHandler, type HttpApiOptions } from '@vigil/server';
+import { getRoutes, sendJson, type HttpApiHandler, type HttpApiOptions } from '@vigil/server';
 import type { Cluster } from './cluster.js';
 
 const PATHS: ReadonlySet<string> = new Set(['/api/cluster/peers', '/api/cluster/nodes', '/api/cluster/view']);
@@ -16,26 +16,15 @@ const PATHS: ReadonlySet<string> = new Set(['/api/cluster/peers', '/api/cluster/
  * @param options.token bearer token required on these routes, as on the server's own.
  */
 export function createClusterHttpApi(cluster: Cluster<unknown>, options: HttpApiOptions = {}): HttpApiHandler {
-  return async (req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (!PATHS.has(path)) return false;
-    if (!authorized(req, options.token)) {
-      res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' }).end('unauthorized\n');
-      return true;
-    }
-    if (req.method !== 'GET') {
-      res.writeHead(405, { allow: 'GET', 'content-type': 'text/plain' }).end('method not allowed\n');
-      return true;
-    }
+  return getRoutes(PATHS, options.token, async (path, res) => {
     let body: unknown;
     try {
       body = path === '/api/cluster/peers' ? await cluster.peers() : path === '/api/cluster/nodes' ? await cluster.nodes() : cluster.view();
     } catch (error) {
       // Redis unreachable: the replica (`/api/cluster/view`) still answers.
       res.writeHead(503, { 'content-type': 'text/plain' }).end(`cluster store unavailable: ${error instanceof Error ? error.message : String(error)}\n`);
-      return true;
+      return;
     }
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
-    return true;
-  };
+    sendJson(res, body);
+  });
 }

@@ -27,11 +27,15 @@ export function authorized(req: IncomingMessage, token: string | undefined): boo
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-export function createHttpApi(server: VigilServer<unknown, unknown>, options: HttpApiOptions = {}, registry: Registry = createMetrics(server)): HttpApiHandler {
+/**
+ * A handler for the GET-only `paths` behind the optional bearer token (401 without it, 405
+ * for another method) that leaves the answer to `answer`; resolves false for other paths.
+ */
+export function getRoutes(paths: ReadonlySet<string>, token: string | undefined, answer: (path: string, res: ServerResponse) => Promise<void> | void): HttpApiHandler {
   return async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== '/api/peers' && path !== '/api/events' && path !== '/api/health' && path !== '/metrics') return false;
-    if (!authorized(req, options.token)) {
+    if (!paths.has(path)) return false;
+    if (!authorized(req, token)) {
       res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' }).end('unauthorized\n');
       return true;
     }
@@ -39,14 +43,23 @@ export function createHttpApi(server: VigilServer<unknown, unknown>, options: Ht
       res.writeHead(405, { allow: 'GET', 'content-type': 'text/plain' }).end('method not allowed\n');
       return true;
     }
-    if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
-      return true;
-    }
-    const body = path === '/api/peers' ? server.snapshot() : path === '/api/health' ? server.health() : server.recentEvents();
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+    await answer(path, res);
     return true;
   };
+}
+
+/** Answers 200 with `body` as JSON, not to be cached. */
+export function sendJson(res: ServerResponse, body: unknown): void {
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+}
+
+const API_PATHS: ReadonlySet<string> = new Set(['/api/peers', '/api/events', '/api/health', '/metrics']);
+
+export function createHttpApi(server: VigilServer<unknown, unknown>, options: HttpApiOptions = {}, registry: Registry = createMetrics(server)): HttpApiHandler {
+  return getRoutes(API_PATHS, options.token, async (path, res) => {
+    if (path === '/metrics') res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+    else sendJson(res, path === '/api/peers' ? server.snapshot() : path === '/api/health' ? server.health() : server.recentEvents());
+  });
 }
 
 export interface HttpApiServer {

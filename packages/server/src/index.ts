@@ -9,7 +9,7 @@ export type { VigilServerOptions, ListenOptions, AttachOptions, ServerAddresses,
 export type { PeerVisibility } from './vigil-server.js';
 export { Peer } from './peer.js';
 export type { PeerInfo } from './peer.js';
-export { createHttpApi, serveHttpApi, authorized } from './http-api.js';
+export { createHttpApi, serveHttpApi, authorized, getRoutes, sendJson } from './http-api.js';
 export type { HttpApiOptions, HttpApiHandler, HttpApiServer } from './http-api.js';
 export { createMetrics } from './metrics.js';
 export { LocalHealth, LOCAL_HEALTH_DEFAULTS } from './local-health.js';

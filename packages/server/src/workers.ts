@@ -7,12 +7,11 @@
  * descriptors here; workers are how one box holds more peers and uses every core.
  */
 import cluster, { type Worker } from 'node:cluster';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { HeartbeatConfig, StateChange } from '@vigil/core';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import { Subject, type Observable } from 'rxjs';
-import { authorized, serveHandlers, type HttpApiHandler, type HttpApiServer } from './http-api.js';
+import { getRoutes, sendJson, serveHandlers, type HttpApiHandler, type HttpApiServer } from './http-api.js';
 import type { LocalHealthSnapshot } from './local-health.js';
 import { createMetrics } from './metrics.js';
 import type { PeerInfo } from './peer.js';
@@ -411,34 +410,26 @@ function sum(values: readonly number[]): number {
 
 /** The primary's HTTP API: the same routes as one server's, answered for all workers, plus `/api/workers`. */
 export function createClusterHttpApi(primary: ClusterPrimary, options: { readonly token?: string } = {}): HttpApiHandler {
-  return async (req: IncomingMessage, res: ServerResponse) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== '/api/peers' && path !== '/api/events' && path !== '/api/health' && path !== '/api/workers' && path !== '/metrics') return false;
-    if (!authorized(req, options.token)) {
-      res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' }).end('unauthorized\n');
-      return true;
-    }
-    if (req.method !== 'GET') {
-      res.writeHead(405, { allow: 'GET', 'content-type': 'text/plain' }).end('method not allowed\n');
-      return true;
-    }
+  return getRoutes(CLUSTER_API_PATHS, options.token, async (path, res) => {
     if (path === '/metrics') {
       const { contentType, body } = await primary.metrics();
       res.writeHead(200, { 'content-type': contentType }).end(body);
-      return true;
+      return;
     }
-    const body =
+    sendJson(
+      res,
       path === '/api/peers'
         ? await primary.snapshot()
         : path === '/api/health'
           ? await primary.health()
           : path === '/api/workers'
             ? await primary.workerStats()
-            : await primary.recentEvents();
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
-    return true;
-  };
+            : await primary.recentEvents(),
+    );
+  });
 }
+
+const CLUSTER_API_PATHS: ReadonlySet<string> = new Set(['/api/peers', '/api/events', '/api/health', '/api/workers', '/metrics']);
 
 /** Serves the cluster's HTTP API (and `fallback`, e.g. the dashboard) on its own port in the primary. */
 export function serveClusterHttpApi(

@@ -12,7 +12,7 @@ import { ClusterPrimary, VigilServer, runClusterWorker, serveClusterHttpApi } fr
 import { ExitCode } from '../internal/args.js';
 import { cliLogger, createCliLogger } from '../internal/logger.js';
 import { shutdownRequest, within, writeJsonLine } from '../internal/process-io.js';
-import { describeListenError, type ListeningEvent, type ServeOptions, type StateEvent } from './serve.js';
+import { describeListenError, serverOptions, type ListeningEvent, type ServeOptions, type StateEvent } from './serve.js';
 
 /** Most time allowed for every worker's orderly close before leaving anyway, ms. */
 const SHUTDOWN_DEADLINE_MS = 8000;
@@ -21,16 +21,7 @@ const SHUTDOWN_DEADLINE_MS = 8000;
 export async function runServeWorkers(options: ServeOptions, workers: number): Promise<ExitCode> {
   const logger = createCliLogger(options.logLevel, 'serve');
   if (cluster.isWorker) {
-    const server = new VigilServer({
-      host: options.host,
-      ...(options.tcp !== null ? { tcp: { port: options.tcp } } : {}),
-      ...(options.ws !== null ? { ws: { port: options.ws } } : {}),
-      heartbeat: options.heartbeat,
-      detector: options.detector,
-      ...(options.phi ? { phi: options.phi } : {}),
-      ...(options.stallGuard ? {} : { stallGuard: false as const }),
-      logger: logger.child({ worker: process.env['VIGIL_WORKER_INDEX'] }),
-    });
+    const server = new VigilServer(serverOptions(options, logger.child({ worker: process.env['VIGIL_WORKER_INDEX'] })));
     const { closed } = await runClusterWorker(server);
     await closed;
     return ExitCode.Ok;

@@ -9,7 +9,8 @@ import { attachCluster, createClusterHttpApi, resolveClusterConfig, type Cluster
 import { resolveHeartbeatConfig, type HeartbeatOptions, type PhiAccrualOptions, type StateChange } from '@vigil/core';
 import { ConfigError } from '@vigil/protocol';
 import { createDashboardHandler } from '@vigil/dashboard';
-import { VigilServer, serveHttpApi, type HttpApiHandler, type HttpApiServer } from '@vigil/server';
+import type { Logger } from 'pino';
+import { VigilServer, serveHttpApi, type HttpApiHandler, type HttpApiServer, type VigilServerOptions } from '@vigil/server';
 import { ExitCode, UsageError, parseCommandLine, parseMs, parsePort } from '../internal/args.js';
 import { DETECTOR_FLAGS, DETECTOR_USAGE, parseDetectorFlags } from '../internal/detector-flags.js';
 import { cliLogger, createCliLogger, parseLogLevel, type LogLevel } from '../internal/logger.js';
@@ -140,6 +141,20 @@ function parseClusterFlags(flags: { redis?: string | undefined; node?: string | 
     throw error;
   }
   return options;
+}
+
+/** What the command line asks of the `VigilServer` (one process, or each worker). */
+export function serverOptions(options: ServeOptions, logger: Logger): VigilServerOptions {
+  return {
+    host: options.host,
+    ...(options.tcp !== null ? { tcp: { port: options.tcp } } : {}),
+    ...(options.ws !== null ? { ws: { port: options.ws } } : {}),
+    heartbeat: options.heartbeat,
+    detector: options.detector,
+    ...(options.phi ? { phi: options.phi } : {}),
+    ...(options.stallGuard ? {} : { stallGuard: false as const }),
+    logger,
+  };
 }
 
 /** The `serve` flag naming each heartbeat config field a `ConfigError` can blame. */
@@ -284,16 +299,7 @@ export async function runServe(argv: readonly string[]): Promise<ExitCode> {
   const logger = createCliLogger(options.logLevel, 'serve');
   const cli = cliLogger(logger);
   const shutdown = shutdownRequest();
-  const server = new VigilServer({
-    host: options.host,
-    ...(options.tcp !== null ? { tcp: { port: options.tcp } } : {}),
-    ...(options.ws !== null ? { ws: { port: options.ws } } : {}),
-    heartbeat: options.heartbeat,
-    detector: options.detector,
-    ...(options.phi ? { phi: options.phi } : {}),
-    ...(options.stallGuard ? {} : { stallGuard: false as const }),
-    logger,
-  });
+  const server = new VigilServer(serverOptions(options, logger));
 
   // A fast client may finish its handshake before every listener is up; its state
   // lines wait so that `listening` is always the first line on stdout.
