@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { constants, createGzip, gzipSync } from 'node:zlib';
-import { RTT_HISTORY, type Cause, type PeerState, type StateChange } from '@vigil/core';
+import { RTT_HISTORY, seededRandom, type Cause, type PeerState, type StateChange } from '@vigil/core';
 import type { PeerInfo } from '@vigil/server';
 import { sseMessage, type DeltaMessage, type Summary } from '../src/internal/live-feed.js';
 import { StreamEncoder, type KernelView } from '../src/internal/stream-encoder.js';
@@ -40,18 +40,6 @@ const SCENARIOS: readonly Scenario[] = [
   { name: 'interval 2 s + 20% partition at once', intervalMs: 2000, flapRate: 0.001, deathRate: 0.0002, massDeath: 0.2 },
 ];
 
-/** A small deterministic PRNG (mulberry32), so runs compare. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface SimPeer {
   id: string;
   sessionId: string;
@@ -71,7 +59,7 @@ interface SimPeer {
 }
 
 async function run(s: Scenario, seed: number): Promise<void> {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const timeoutMs = s.intervalMs * 3;
   let now = 1_700_000_000_000;
   let sessions = 0;

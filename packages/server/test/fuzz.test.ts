@@ -10,6 +10,7 @@
 import { connect, type Socket } from 'node:net';
 import { VigilClient } from '@vigil/client';
 import { CloseCode, FrameDecoder, MessageType, PROTOCOL_VERSION, decodeMessage, encodeFrame, encodeMessage, type Message } from '@vigil/protocol';
+import { seededRandom } from '@vigil/core';
 import { VigilServer } from '@vigil/server';
 import { config as rxConfig } from 'rxjs';
 import { RawTcpPeer, RawWsPeer, Teardown, until } from './support/loopback.js';
@@ -40,18 +41,6 @@ function pack(value: unknown): Uint8Array {
 function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([promise, new Promise<F>((r) => (timer = setTimeout(() => r(fallback), ms)))]).finally(() => clearTimeout(timer));
-}
-
-/** mulberry32: a small seeded PRNG, so every case can be replayed from the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 class Gen {
@@ -362,11 +351,11 @@ test(
       steadies.push(steady);
     }
 
-    const g = new Gen(prng(SEED));
+    const g = new Gen(seededRandom(SEED));
     const jobs: (() => Promise<Outcome>)[] = [];
-    for (let i = 0; i < TCP_CASES; i++) jobs.push(() => tcpCase(ports.tcp!, new Gen(prng(g.int(0, 2 ** 31))), i));
-    for (let i = 0; i < WS_CASES; i++) jobs.push(() => wsCase(ports.ws!, new Gen(prng(g.int(0, 2 ** 31))), TCP_CASES + i));
-    for (let i = 0; i < HTTP_CASES; i++) jobs.push(() => httpCase(ports.ws!, new Gen(prng(g.int(0, 2 ** 31)))));
+    for (let i = 0; i < TCP_CASES; i++) jobs.push(() => tcpCase(ports.tcp!, new Gen(seededRandom(g.int(0, 2 ** 31))), i));
+    for (let i = 0; i < WS_CASES; i++) jobs.push(() => wsCase(ports.ws!, new Gen(seededRandom(g.int(0, 2 ** 31))), TCP_CASES + i));
+    for (let i = 0; i < HTTP_CASES; i++) jobs.push(() => httpCase(ports.ws!, new Gen(seededRandom(g.int(0, 2 ** 31)))));
     // Interleave the kinds so both ports are under fire at once.
     jobs.sort(() => g.random() - 0.5);
 

@@ -2,21 +2,14 @@
  * Seeded randomness for trace generation: mulberry32 (a 32-bit generator, ample for
  * synthetic traces) and the few distributions the generators draw from.
  */
+import { seededRandom } from '@vigil/core';
 
 export class Random {
-  private state: number;
+  /** Uniform in [0, 1). */
+  readonly next: () => number;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = seededRandom(seed);
   }
 
   /** Standard normal (Box–Muller). */
