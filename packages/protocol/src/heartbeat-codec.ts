@@ -173,7 +173,8 @@ function readNumber(b: Uint8Array, at: number): number {
       for (let i = 0; i < n; i++) scratch.setUint8(i, b[at + 1 + i]!);
       readEnd = at + 1 + n;
       // msgpackr rounds float32 to the decimal digits it can hold; leave those to it.
-      return t === 0xca ? Number.NaN : scratch.getFloat64(0);
+      // `+ 0` reads -0 as 0, as decodeMessage does.
+      return t === 0xca ? Number.NaN : scratch.getFloat64(0) + 0;
     }
     default:
       return Number.NaN;

@@ -147,6 +147,14 @@ describe('readPong', () => {
     expect(out).toEqual(fresh());
   });
 
+  it('reads a float64 -0 as 0, as decodeMessage does (fuzz counterexample)', () => {
+    const payload = Uint8Array.from([0x95, 4, 0xce, 0, 1, 0, 0, 0xcb, 0x80, 0, 0, 0, 0, 0, 0, 0, 0xce, 0, 1, 0, 0, 0xce, 0, 1, 0, 0]);
+    const out = fresh();
+    expect(readPong(payload, out)).toBe(true);
+    expect(Object.is(out.echoTs, 0)).toBe(true);
+    expect(out).toEqual({ seq: 65536, echoTs: 0, time: 65536, ack: 65536 });
+  });
+
   it('reads a nil ack as absent', () => {
     const out = fresh();
     expect(readPong(Uint8Array.from([0x95, 4, 7, 8, 9, 0xc0]), out)).toBe(true);

@@ -177,7 +177,11 @@ describe('vigil serve --workers', () => {
     expect(metrics).toContain('vigil_peers{state="alive",transport="tcp"} 30');
     expect(metrics).toMatch(/vigil_worker_peers\{worker="0"\} \d+/);
     // Each join is one `state` line on the primary's stdout, as with one process.
-    const joined = primary.json<{ event: string; peer?: string; to?: string }>().filter((e) => e.event === 'state' && e.to === 'alive');
+    // The lines travel worker → primary → stdout, so they may trail the API by a moment.
+    const joined = await pollUntil(async () => {
+      const lines = primary.json<{ event: string; peer?: string; to?: string }>().filter((e) => e.event === 'state' && e.to === 'alive');
+      return lines.length >= 30 ? lines : undefined;
+    }, 5000);
     expect(joined.map((e) => e.peer).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `k-${i}`).sort());
     load.signal('SIGKILL');
     primary.signal('SIGTERM');
