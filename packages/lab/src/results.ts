@@ -3,7 +3,6 @@
  * each side, the expectation, the kernel view), folded into one cell per (mode,
  * detector) with median/min/max and the violations that fail a run of the lab.
  */
-import type { Cause } from '@vigil/core';
 import type { KernelSocketState } from '@vigil/transport';
 import { describeExpected, type Expected, type KernelFacts, type Outcome } from './expectations.js';
 import { summarizeView, type ViewSample } from './kernel-view.js';
