@@ -350,8 +350,7 @@ export class VigilServer<In = unknown, Out = unknown> {
         const deadlines = new WeakMap<Duplex, WheelTimer>();
         // Over TLS the upgrade arrives on the TLS socket; its handshake is bounded by the listener.
         http.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
-          const deadline = this.engine.wheel.timer(() => socket.destroy());
-          deadline.schedule(this.engine.now() + this.config.handshakeTimeoutMs);
+          const deadline = this.upgradeDeadline(socket);
           deadlines.set(socket, deadline);
           socket.once('close', () => deadline.cancel());
         });
@@ -363,6 +362,29 @@ export class VigilServer<In = unknown, Out = unknown> {
     }
     this.logger.info(out, 'listening');
     return out;
+  }
+
+  /**
+   * Destroys `socket` unless it upgrades within `handshakeTimeoutMs`. As for a peer's
+   * silence, a stall of ours does not count against it (up to one more timeout): Node runs
+   * the expired timer before it reads the request that is already waiting.
+   */
+  private upgradeDeadline(socket: Socket): WheelTimer {
+    const { wheel, stalls } = this.engine;
+    const limit = this.config.handshakeTimeoutMs;
+    const startedAt = this.engine.now();
+    let excused = 0;
+    const deadline = wheel.timer(() => {
+      const credit = Math.min(stalls?.creditSince(startedAt) ?? 0, limit);
+      if (credit <= excused) {
+        socket.destroy();
+        return;
+      }
+      excused = credit;
+      deadline.schedule(Math.max(startedAt + limit + credit, this.engine.now() + wheel.tickMs));
+    });
+    deadline.schedule(startedAt + limit);
+    return deadline;
   }
 
   /** Sends one message to every live peer; returns how many accepted it. */

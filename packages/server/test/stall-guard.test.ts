@@ -10,8 +10,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { monotonicNow, type StateChange } from '@vigil/core';
+import { WS_SUBPROTOCOL } from '@vigil/protocol';
 import { VigilServer, type LocalHealthSnapshot } from '../src/index.js';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
@@ -319,4 +321,50 @@ describe.each(['fixed', 'phi'] as const)('a server whose event loop is saturated
       for (let step = teardown.pop(); step !== undefined; step = teardown.pop()) await step();
     }
   }, 60_000);
+});
+
+describe('the WebSocket upgrade deadline', () => {
+  const HANDSHAKE = 300;
+
+  /** Sends an upgrade request, stalls this process past the handshake deadline, and says how the server answered. */
+  async function upgradeThroughStall(stallGuard: boolean): Promise<'upgraded' | 'dropped'> {
+    const server = new VigilServer({ ws: { port: 0 }, heartbeat: { handshakeTimeoutMs: HANDSHAKE }, ...(stallGuard ? {} : { stallGuard: false as const }) });
+    const socket = new Socket();
+    try {
+      const { ws } = await server.listen();
+      let response = '';
+      const ended = new Promise<'upgraded' | 'dropped'>((done) => {
+        socket.on('data', (d: Buffer) => {
+          response += d.toString('latin1');
+          if (response.includes('\r\n\r\n')) done(response.startsWith('HTTP/1.1 101') ? 'upgraded' : 'dropped');
+        });
+        socket.on('close', () => done('dropped'));
+        socket.on('error', () => done('dropped'));
+      });
+      await new Promise<void>((r) => socket.connect(ws!, '127.0.0.1', r));
+      await sleep(50); // the server accepts it and starts its deadline
+      // In the check phase, after this turn's socket reads: the request waits unread through
+      // our stall, and the next turn of the loop runs the expired timers before it reads.
+      setImmediate(() => {
+        socket.write(
+          `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${WS_SUBPROTOCOL}\r\n\r\n`,
+        );
+        const from = monotonicNow();
+        while (monotonicNow() - from < 2 * HANDSHAKE);
+      });
+      return await ended;
+    } finally {
+      socket.destroy();
+      await server.close();
+    }
+  }
+
+  it('does not drop a client whose upgrade request waited, unread, through our own stall', async () => {
+    expect(await upgradeThroughStall(true)).toBe('upgraded');
+  });
+
+  it('a naive server does, for contrast', async () => {
+    expect(await upgradeThroughStall(false)).toBe('dropped');
+  });
 });
