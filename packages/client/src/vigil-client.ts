@@ -18,6 +18,7 @@ import {
   type BackoffOptions,
   type DetectorChoice,
   type PhiAccrualOptions,
+  type StallGuardOptions,
   type Cause,
   type PeerState,
   type ReplayLimits,
@@ -68,6 +69,12 @@ export interface VigilClientOptions {
   readonly detector?: DetectorChoice;
   /** Phi accrual thresholds and window, with `detector: 'phi'`. */
   readonly phi?: PhiAccrualOptions;
+  /**
+   * Own-stall awareness: silence of the server that a stall of this process explains (a
+   * blocked event loop, a throttled tab, a suspended host) is not held against it, up to a
+   * cap; see docs/detectors.md. `false` judges raw silence. Default: on, with its defaults.
+   */
+  readonly stallGuard?: StallGuardOptions | false;
   /** Kernel options for the connection's socket (keepalive, TCP_USER_TIMEOUT, TCP_NODELAY); see docs/kernel-vs-app.md. Default: none. */
   readonly kernel?: KernelSocketOptions;
   /**
@@ -170,7 +177,12 @@ export class VigilClient<In = unknown, Out = unknown> {
     if (!options.transportFactory) throw new ConfigError('transportFactory', 'required: construct the client from @vigil/client or @vigil/client/browser');
     this.factory = options.transportFactory;
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'vigil-client', url });
-    this.engine = new LivenessEngine({ tickMs: 25, detector: selectDetector(options.detector, options.phi), ...(options.scheduler ? { scheduler: options.scheduler } : {}) });
+    this.engine = new LivenessEngine({
+      tickMs: 25,
+      detector: selectDetector(options.detector, options.phi),
+      ...(options.stallGuard !== undefined ? { stallGuard: options.stallGuard } : {}),
+      ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+    });
     this.changes$ = this.engine.changes$;
     this.statusSubject = new BehaviorSubject<ClientStatus>({ state: 'connecting', cause: null, since: this.engine.now(), attempt: 0 });
     this.engine.changes$.subscribe((c) => this.setStatus(c.to, c.cause));

@@ -24,6 +24,7 @@ Options:
   --id NAME          peer id to ask for (default: the server assigns one)
   --interval MS      heartbeat interval to request (the server clamps it)
 ${DETECTOR_USAGE}
+  --no-stall-guard   judge raw silence: do not excuse this process's own stalls
   --log-level LEVEL  fatal, error, warn, info, debug, trace or silent (default info)
   -h, --help         show this help
 
@@ -34,6 +35,7 @@ const FLAGS = {
   id: { type: 'string' },
   interval: { type: 'string' },
   ...DETECTOR_FLAGS,
+  'no-stall-guard': { type: 'boolean' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -43,6 +45,8 @@ export interface ConnectOptions extends DetectorFlags {
   readonly url: string;
   readonly id?: string;
   readonly intervalMs?: number;
+  /** False with `--no-stall-guard`. */
+  readonly stallGuard: boolean;
   readonly logLevel: LogLevel;
 }
 
@@ -67,6 +71,7 @@ export function parseConnectArgs(argv: readonly string[]): ConnectOptions | 'hel
     ...(flags.id !== undefined ? { id: flags.id } : {}),
     ...(flags.interval !== undefined ? { intervalMs: parseMs('connect', '--interval', flags.interval) } : {}),
     ...parseDetectorFlags('connect', flags),
+    stallGuard: flags['no-stall-guard'] !== true,
     logLevel: flags['log-level'] === undefined ? 'info' : parseLogLevel('connect', '--log-level', flags['log-level']),
   };
 }
@@ -151,6 +156,7 @@ export async function runConnect(argv: readonly string[]): Promise<ExitCode> {
       ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
       ...(options.detector !== undefined ? { detector: options.detector } : {}),
       ...(options.phi !== undefined ? { phi: options.phi } : {}),
+      ...(options.stallGuard ? {} : { stallGuard: false as const }),
       logger,
     });
   } catch (error) {

@@ -16,13 +16,18 @@ afterEach(async () => {
 
 describe('parseConnectArgs', () => {
   it('takes the URL and the optional id and interval', () => {
-    expect(parseConnectArgs(['tcp://127.0.0.1:7400'])).toEqual({ url: 'tcp://127.0.0.1:7400', logLevel: 'info' });
+    expect(parseConnectArgs(['tcp://127.0.0.1:7400'])).toEqual({ url: 'tcp://127.0.0.1:7400', stallGuard: true, logLevel: 'info' });
     expect(parseConnectArgs(['--id', 'n1', 'ws://localhost:1/x', '--interval', '500', '--log-level', 'debug'])).toEqual({
       url: 'ws://localhost:1/x',
       id: 'n1',
       intervalMs: 500,
+      stallGuard: true,
       logLevel: 'debug',
     });
+  });
+
+  it('judges raw silence with --no-stall-guard', () => {
+    expect(parseConnectArgs(['tcp://127.0.0.1:7400', '--no-stall-guard'])).toMatchObject({ stallGuard: false });
   });
 
   it('takes the detector flags serve takes, each only when given', () => {
@@ -31,10 +36,11 @@ describe('parseConnectArgs', () => {
       url,
       detector: 'phi',
       phi: { suspectThreshold: 2.5, deadThreshold: 6, acceptableHeartbeatPauseMs: 300 },
+      stallGuard: true,
       logLevel: 'info',
     });
-    expect(parseConnectArgs([url, '--detector', 'phi'])).toStrictEqual({ url, detector: 'phi', logLevel: 'info' });
-    expect(parseConnectArgs([url, '--detector', 'fixed'])).toStrictEqual({ url, detector: 'fixed', logLevel: 'info' });
+    expect(parseConnectArgs([url, '--detector', 'phi'])).toStrictEqual({ url, detector: 'phi', stallGuard: true, logLevel: 'info' });
+    expect(parseConnectArgs([url, '--detector', 'fixed'])).toStrictEqual({ url, detector: 'fixed', stallGuard: true, logLevel: 'info' });
   });
 
   it.each([
@@ -54,7 +60,6 @@ describe('parseConnectArgs', () => {
     [['tcp://127.0.0.1:1', '--detector', 'phi', '--phi-suspect', '5', '--phi-dead', '2'], '--phi-dead', 'must be a number above suspectThreshold (5), got 2'],
     [['tcp://127.0.0.1:1', '--detector', 'phi', '--phi-pause', 'soon'], '--phi-pause', '--phi-pause must be a whole number of milliseconds'],
     // The client has no stall-guard option (its engine always guards itself).
-    [['tcp://127.0.0.1:1', '--no-stall-guard'], '--no-stall-guard', 'unknown flag --no-stall-guard'],
   ])('refuses %j, naming %s', (argv, flag, message) => {
     let error: unknown;
     try {
