@@ -7,5 +7,6 @@ module.exports = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   testTimeout: 30000,
+  setupFiles: ['<rootDir>/scripts/jest-fast-check.cjs'],
   reporters: ['default', '<rootDir>/scripts/jest-summary-reporter.cjs'],
 };
