@@ -3,7 +3,7 @@
  * it prints (alive with an RTT), reconnecting by itself to a restarted server, leaving
  * in order on SIGINT/SIGTERM, and judging the server with the detector it was given.
  */
-import { UsageError } from '../../src/internal/args.js';
+import { usageErrorOf } from '../support/usage-error.js';
 import { parseConnectArgs } from '../../src/commands/connect.js';
 import { killAllCli, startCli, type CliProcess } from '../support/cli-process.js';
 
@@ -59,17 +59,10 @@ describe('parseConnectArgs', () => {
     [['tcp://127.0.0.1:1', '--detector', 'phi', '--phi-suspect', '0'], '--phi-suspect', '--phi-suspect must be a positive number, got "0"'],
     [['tcp://127.0.0.1:1', '--detector', 'phi', '--phi-suspect', '5', '--phi-dead', '2'], '--phi-dead', 'must be a number above suspectThreshold (5), got 2'],
     [['tcp://127.0.0.1:1', '--detector', 'phi', '--phi-pause', 'soon'], '--phi-pause', '--phi-pause must be a whole number of milliseconds'],
-    // The client has no stall-guard option (its engine always guards itself).
   ])('refuses %j, naming %s', (argv, flag, message) => {
-    let error: unknown;
-    try {
-      parseConnectArgs(argv);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(UsageError);
-    expect((error as UsageError).flag).toBe(flag);
-    expect((error as UsageError).message).toContain(message);
+    const error = usageErrorOf(() => parseConnectArgs(argv));
+    expect(error.flag).toBe(flag);
+    expect(error.message).toContain(message);
   });
 });
 

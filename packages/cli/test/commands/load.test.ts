@@ -6,7 +6,7 @@
  * behind one port, with one API for both.
  */
 import type { PeerInfo, WorkerStats } from '@vigil/server';
-import { UsageError } from '../../src/internal/args.js';
+import { usageErrorOf } from '../support/usage-error.js';
 import { LOAD_DEFAULTS, descriptorLimit, parseLoadArgs } from '../../src/commands/load.js';
 import { parseServeArgs } from '../../src/commands/serve.js';
 import { httpGet, killAllCli, pollUntil, startCli, type CliProcess } from '../support/cli-process.js';
@@ -19,16 +19,6 @@ const START_MS = 20_000;
 afterEach(async () => {
   await killAllCli();
 });
-
-function usage(argv: string[]): UsageError {
-  try {
-    parseLoadArgs(argv);
-  } catch (error) {
-    if (error instanceof UsageError) return error;
-    throw error;
-  }
-  throw new Error('no UsageError');
-}
 
 describe('parseLoadArgs', () => {
   it('takes the URL and the client count, with defaults for the rest', () => {
@@ -68,7 +58,7 @@ describe('parseLoadArgs', () => {
     [['tcp://127.0.0.1:1', '--clients', '1', '--id-prefix='], '--id-prefix', '--id-prefix must be 1 to 200 characters'],
     [['tcp://127.0.0.1:1', '--clients', '1', '--bogus'], '--bogus', 'unknown flag --bogus'],
   ])('refuses %j naming %s', (argv, flag, message) => {
-    const error = usage(argv);
+    const error = usageErrorOf(() => parseLoadArgs(argv));
     expect(error.flag).toBe(flag);
     expect(error.message).toContain(message);
   });

@@ -10,7 +10,7 @@ import { get } from 'node:http';
 import { createServer } from 'node:net';
 import type { ClusterNode, ClusterPeer } from '@vigil/cluster';
 import type { PeerInfo } from '@vigil/server';
-import { UsageError } from '../../src/internal/args.js';
+import { usageErrorOf } from '../support/usage-error.js';
 import { parseServeArgs, redactUrl } from '../../src/commands/serve.js';
 import { httpGet, killAllCli, pollUntil, startCli, type CliProcess } from '../support/cli-process.js';
 
@@ -75,15 +75,9 @@ describe('parseServeArgs', () => {
     [['--detector', 'phi', '--phi-suspect', '9', '--phi-dead', '3'], '--phi-dead', 'must be a number above suspectThreshold'],
     [['--token', 'short'], '--token', '--token must be at least 8 characters'],
   ])('refuses %j, naming %s', (argv, flag, message) => {
-    let error: unknown;
-    try {
-      parseServeArgs(argv);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(UsageError);
-    expect((error as UsageError).flag).toBe(flag);
-    expect((error as UsageError).message).toContain(message);
+    const error = usageErrorOf(() => parseServeArgs(argv));
+    expect(error.flag).toBe(flag);
+    expect(error.message).toContain(message);
   });
 
   it('joins a cluster with --redis and --node, with an optional lease and namespace', () => {
@@ -104,15 +98,9 @@ describe('parseServeArgs', () => {
     [['--redis', 'redis://127.0.0.1:6379', '--node', 'a', '--lease', '50'], '--lease', '--lease must be an integer of at least 100 ms'],
     [['--redis', 'redis://127.0.0.1:6379', '--node', 'a', '--workers', '2'], '--workers', '--workers cannot be combined with --redis'],
   ])('refuses cluster flags %j, naming %s', (argv, flag, message) => {
-    let error: unknown;
-    try {
-      parseServeArgs(argv);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(UsageError);
-    expect((error as UsageError).flag).toBe(flag);
-    expect((error as UsageError).message).toContain(message);
+    const error = usageErrorOf(() => parseServeArgs(argv));
+    expect(error.flag).toBe(flag);
+    expect(error.message).toContain(message);
   });
 
   it('never prints a Redis password', () => {
