@@ -238,12 +238,20 @@ export class Connection implements TransportSink {
     const rtt = this.monitor.rtt.srtt;
     const ack = this.stream.acking ? this.acked() : undefined;
     const rttField = Number.isNaN(rtt) ? undefined : Math.round(rtt * 100) / 100;
+    this.writeHeartbeat(encodePing(this.pingSeq, now, ack, rttField, this.headroom()));
+  }
+
+  /** Header room a heartbeat encoder must leave: the framing transport's, else none. */
+  private headroom(): number {
     const transport = this.transport;
-    if (isFramed(transport)) {
-      // Straight into the frame the socket writes: one buffer per ping, no copy.
-      const ok = transport.sendFramed(encodePing(this.pingSeq, now, ack, rttField, transport.frameHeadroom));
-      if (ok) this.checkBacklog();
-    } else this.write(encodePing(this.pingSeq, now, ack, rttField));
+    return isFramed(transport) ? transport.frameHeadroom : 0;
+  }
+
+  /** Sends a ping or pong encoded with `headroom()`: straight into the frame the socket writes where it can (one buffer, no copy). */
+  private writeHeartbeat(payload: Uint8Array): void {
+    const transport = this.transport;
+    if (!isFramed(transport)) this.write(payload);
+    else if (transport.sendFramed(payload)) this.checkBacklog();
   }
 
   /** Orderly close: a `close` message, then the transport's half-close. */
@@ -376,12 +384,7 @@ export class Connection implements TransportSink {
       case MessageType.Ping: {
         if (m.ack !== undefined) this.stream.acked(m.ack);
         const ack = this.stream.acking ? this.acked() : undefined;
-        if (!this.ended) {
-          const transport = this.transport;
-          if (isFramed(transport)) {
-            if (transport.sendFramed(encodePong(m.seq, m.ts, this.engine.now(), ack, transport.frameHeadroom))) this.checkBacklog();
-          } else this.write(encodePong(m.seq, m.ts, this.engine.now(), ack));
-        }
+        if (!this.ended) this.writeHeartbeat(encodePong(m.seq, m.ts, this.engine.now(), ack, this.headroom()));
         this.handlers.ping?.(m);
         return;
       }

@@ -124,7 +124,7 @@ export class SessionStream {
    */
   replayAfter(ack: number): Uint8Array[] | null {
     const buffer = this.buffer;
-    if (buffer === null || ack > this.outSeq || !buffer.covers(ack)) return null;
+    if (buffer === null || !this.canResumeFrom(ack)) return null;
     if (ack > this.peerAck) {
       this.peerAck = ack;
       buffer.release(ack);

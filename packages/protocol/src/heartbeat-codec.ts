@@ -78,21 +78,19 @@ function writeNumber(b: Uint8Array, at: number, v: number): number {
 }
 
 /**
- * Writes `[tag, a, b, c, d?, e?]` with trailing absent fields trimmed and absent middle
- * fields as nil, as `encodeMessage` does. `undefined` marks an absent optional field.
+ * Writes `[tag, a, b, c?, d?]` with trailing absent fields trimmed and an absent middle
+ * field as nil, as `encodeMessage` does. `undefined` marks an absent optional field.
  */
-function encodeHeartbeat(tag: number, a: number, b: number, c: number | undefined, d: number | undefined, e: number | undefined, headroom: number): Uint8Array {
-  const count = e !== undefined ? 6 : d !== undefined ? 5 : c !== undefined ? 4 : 3;
-  const length =
-    2 + numberBytes(a) + numberBytes(b) + (count > 3 ? (c === undefined ? 1 : numberBytes(c)) : 0) + (count > 4 ? (d === undefined ? 1 : numberBytes(d)) : 0) + (count > 5 ? numberBytes(e!) : 0);
+function encodeHeartbeat(tag: number, a: number, b: number, c: number | undefined, d: number | undefined, headroom: number): Uint8Array {
+  const count = d !== undefined ? 5 : c !== undefined ? 4 : 3;
+  const length = 2 + numberBytes(a) + numberBytes(b) + (count > 3 ? (c === undefined ? 1 : numberBytes(c)) : 0) + (count > 4 ? numberBytes(d!) : 0);
   const out = allocate(headroom + length);
   out[headroom] = 0x90 | count;
   out[headroom + 1] = tag;
   let at = writeNumber(out, headroom + 2, a);
   at = writeNumber(out, at, b);
   if (count > 3) at = c === undefined ? ((out[at] = 0xc0), at + 1) : writeNumber(out, at, c);
-  if (count > 4) at = d === undefined ? ((out[at] = 0xc0), at + 1) : writeNumber(out, at, d);
-  if (count > 5) writeNumber(out, at, e!);
+  if (count > 4) writeNumber(out, at, d!);
   return out;
 }
 
@@ -103,7 +101,7 @@ function encodeHeartbeat(tag: number, a: number, b: number, c: number | undefine
  * that many (unwritten) bytes in, room for a frame header written in place (no copy).
  */
 export function encodePing(seq: number, ts: number, ack?: number, rtt?: number, headroom = 0): Uint8Array {
-  return encodeHeartbeat(MessageType.Ping, seq, ts, ack, rtt, undefined, headroom);
+  return encodeHeartbeat(MessageType.Ping, seq, ts, ack, rtt, headroom);
 }
 
 /**
@@ -112,7 +110,7 @@ export function encodePing(seq: number, ts: number, ack?: number, rtt?: number, 
  * buffer; `headroom` as for `encodePing`.
  */
 export function encodePong(seq: number, echoTs: number, time: number, ack?: number, headroom = 0): Uint8Array {
-  return encodeHeartbeat(MessageType.Pong, seq, echoTs, time, ack, undefined, headroom);
+  return encodeHeartbeat(MessageType.Pong, seq, echoTs, time, ack, headroom);
 }
 
 /** Fields of a `pong` read by `readPong`; `ack` is -1 when absent. Reused between calls by its owner. */
