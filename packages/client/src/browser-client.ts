@@ -145,8 +145,8 @@ export class BrowserVigilClient<In = unknown, Out = unknown> extends VigilClient
 
   /** Tells the server the page's state (best effort: an offline page's report may never arrive). */
   private report(visibility: Visibility): void {
-    const c = this.connection;
-    if (!c || c.ended || c.monitor.state === 'connecting') return;
+    const c = this.openConnection;
+    if (c === null) return;
     if (c.sendMessage({ type: MessageType.Status, visibility })) this.reported = visibility;
   }
 }

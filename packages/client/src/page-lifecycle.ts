@@ -125,10 +125,13 @@ export class PageLifecycle {
   checkClocks(): Wake | null {
     const wall = this.env.wallNow();
     const mono = this.env.monoNow();
-    const wake = { wallMs: wall - this.lastWall, monoMs: mono - this.lastMono, sleptMs: wall - this.lastWall - (mono - this.lastMono) };
+    const wallMs = wall - this.lastWall;
+    const monoMs = mono - this.lastMono;
     this.lastWall = wall;
     this.lastMono = mono;
-    if (wake.sleptMs < this.sleepThresholdMs && wake.monoMs < this.pauseThresholdMs) return null;
+    // The browser client checks on every send: build a Wake only when there is one.
+    if (wallMs - monoMs < this.sleepThresholdMs && monoMs < this.pauseThresholdMs) return null;
+    const wake: Wake = { wallMs, monoMs, sleptMs: wallMs - monoMs };
     this.wakeSubject.next(wake);
     return wake;
   }

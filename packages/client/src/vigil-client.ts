@@ -244,8 +244,8 @@ export class VigilClient<In = unknown, Out = unknown> {
    * session, or the queue is at its bound).
    */
   send(message: Out): boolean {
-    const c = this.connection;
-    if (c !== null && !c.ended && c.monitor.state !== 'connecting') return c.send(message);
+    const c = this.openConnection;
+    if (c !== null) return c.send(message);
     const session = this.session;
     return session !== null && !this.stopped && session.stream.queue(message);
   }
@@ -256,6 +256,12 @@ export class VigilClient<In = unknown, Out = unknown> {
    */
   probe(): boolean {
     return this.connection !== null && this.connection.monitor.state !== 'connecting' && this.connection.ping();
+  }
+
+  /** The connection, once its handshake is done and until it ends; null otherwise. */
+  protected get openConnection(): Connection | null {
+    const c = this.connection;
+    return c !== null && !c.ended && c.monitor.state !== 'connecting' ? c : null;
   }
 
   /** If a reconnect is waiting out its backoff, attempts now (the network just came back); true if it did. */

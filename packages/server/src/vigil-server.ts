@@ -523,7 +523,7 @@ export class VigilServer<In = unknown, Out = unknown> {
 
   private countRefusal(why: RefusalReason): void {
     this.counters.refused++;
-    this.counters.refusedBy.set(why, (this.counters.refusedBy.get(why) ?? 0) + 1);
+    bump(this.counters.refusedBy, why);
   }
 
   private accept(transport: Transport): void {
@@ -555,7 +555,7 @@ export class VigilServer<In = unknown, Out = unknown> {
     this.open--;
     if (connection !== null) this.pending.delete(connection);
     const cause = status.cause ?? 'unknown';
-    this.counters.ended.set(cause, (this.counters.ended.get(cause) ?? 0) + 1);
+    bump(this.counters.ended, cause);
     if (peer && connection !== null) this.connectionEnded(peer, connection, status.cause);
     else this.logger.debug({ remote: transport.remote, cause, error: connection?.error?.message }, 'connection ended before handshake');
   }
@@ -595,7 +595,7 @@ export class VigilServer<In = unknown, Out = unknown> {
   }
 
   private goaway(connection: Connection, code: number, reconnectDelay: number, reason: string, why: string): void {
-    this.counters.goaways.set(why, (this.counters.goaways.get(why) ?? 0) + 1);
+    bump(this.counters.goaways, why);
     connection.sendMessage({ type: MessageType.GoAway, code, reconnectDelay, reason });
   }
 
@@ -635,7 +635,7 @@ export class VigilServer<In = unknown, Out = unknown> {
       const held = this.sessions.get(request.session);
       const verdict = judgeResume(request, held && { id: held.id, stream: held.stream, ended: held.sessionState === 'ended' }, requested);
       const result = verdict.kind === 'fresh' ? verdict.why : verdict.kind === 'resume' ? 'resumed' : 'rejected';
-      this.counters.resumes.set(result, (this.counters.resumes.get(result) ?? 0) + 1);
+      bump(this.counters.resumes, result);
       if (verdict.kind === 'reject') {
         this.countRefusal('resume-rejected');
         connection.close(CloseCode.ResumeRejected, verdict.reason, 'rejected');
@@ -744,7 +744,7 @@ export class VigilServer<In = unknown, Out = unknown> {
     const wasDetached = peer.sessionState === 'detached';
     const change = peer.setSession('ended', cause, this.engine.now());
     if (change === null) return;
-    if (wasDetached) this.counters.sessionsLost.set(cause ?? 'unknown', (this.counters.sessionsLost.get(cause ?? 'unknown') ?? 0) + 1);
+    if (wasDetached) bump(this.counters.sessionsLost, cause ?? 'unknown');
     this.sessions.delete(peer.sessionId);
     this.emitSession(change);
     this.retire(peer);
@@ -792,6 +792,11 @@ export class VigilServer<In = unknown, Out = unknown> {
     this.events.push(change);
     if (this.events.length >= 2 * EVENT_LOG_LIMIT) this.events.splice(0, this.events.length - EVENT_LOG_LIMIT);
   }
+}
+
+/** Adds one to `key`'s count in one of the server's `counters` maps. */
+function bump<K>(counts: Map<K, number>, key: K): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
 }
 
 function listenOn(server: TcpServer | HttpServer, port: number, host: string): Promise<number> {
