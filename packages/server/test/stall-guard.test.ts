@@ -146,10 +146,15 @@ async function runStall(how: 'block' | 'sigstop', detector: 'fixed' | 'phi', gua
     let resumedAt: number;
     if (server !== null) {
       for (const peer of server.peers.values()) peer.connection.ping();
-      stalledAt = monotonicNow();
-      // The event loop is blocked: no timer, no socket read, until the loop ends.
-      while (monotonicNow() - stalledAt < STALL);
-      resumedAt = monotonicNow();
+      // The event loop is blocked: no timer, no socket read, until the loop ends. In the
+      // check phase, so that the next turn runs the expired timers before it reads.
+      [stalledAt, resumedAt] = await new Promise<[number, number]>((done) =>
+        setImmediate(() => {
+          const from = monotonicNow();
+          while (monotonicNow() - from < STALL);
+          done([from, monotonicNow()]);
+        }),
+      );
     } else {
       const child = serverChild!;
       child.send('ping-all');
